@@ -1,0 +1,268 @@
+"""The unified dispatcher: consume a queue, validate, batch across the Ray hop, reply, ack."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+
+from beds_actors.amqp import topology
+from beds_actors.config import BedsConfig
+from beds_actors.core.errors import BedsError, ErrorCode
+from beds_actors.core.events import new_event_id
+from beds_actors.core.namaste import Call, Outcome
+from beds_actors.core.payload import Request, decode_request, error_reply, ok_reply
+from beds_actors.core.validation import build_call
+from beds_actors.registry import Registry
+
+log = logging.getLogger("beds.broker")
+
+# Sends one batch of calls to a store's adapter and returns one Outcome per call, in order.
+BatchRunner = Callable[[str, Sequence[Call]], Awaitable[list[Outcome]]]
+
+
+@dataclass(slots=True)
+class Pending:
+    """A validated request waiting for its batch."""
+
+    message: AbstractIncomingMessage
+    event_id: str
+    parent_event_id: str | None
+    call: Call
+
+
+@dataclass
+class Lane:
+    """Greedy batching for one store: whatever arrived while the previous batch ran goes next."""
+
+    store: str
+    queue: list[Pending] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class DispatcherStats:
+    received: int = 0
+    replied_ok: int = 0
+    replied_error: int = 0
+    dropped_no_reply_to: int = 0
+    batches: int = 0
+
+
+class Dispatcher:
+    """One broker instance. Lifecycle: start() → consuming; stop() drains in-flight and closes."""
+
+    def __init__(
+        self,
+        cfg: BedsConfig,
+        broker: str,
+        instance: int,
+        registry: Registry,
+        run_batch: BatchRunner,
+    ) -> None:
+        self.cfg = cfg
+        self.broker = broker
+        self.instance = instance
+        self.registry = registry
+        self.run_batch = run_batch
+        self.origin = cfg.routing_key(broker)
+        self.ops = frozenset(cfg.role.brokers[broker].ops)
+        self.stats = DispatcherStats()
+        self._lanes: dict[str, Lane] = {}
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._consumer_tag: str | None = None
+        self._queue: Any = None
+        self._inflight = 0  # received and not yet acked
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    @property
+    def name(self) -> str:
+        """Stable, readable instance name, also the Ray actor name."""
+        return f"beds/{self.cfg.node.role}/{self.broker}/{self.instance}"
+
+    async def start(self) -> None:
+        """Connect, declare this broker's queue, and start consuming with manual acks."""
+        bcfg = self.cfg.role.brokers[self.broker]
+        self._connection = await topology.connect(self.cfg.amqp, self.name)
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=bcfg.prefetch)
+        exchange = await topology.declare_exchange(self._channel, self.cfg.amqp)
+        self._queue = await topology.declare_broker_queue(
+            self._channel, self.cfg, self.broker, exchange
+        )
+        self._consumer_tag = await self._queue.consume(self._on_message, no_ack=False)
+        log.info("%s consuming %s (prefetch %d)", self.name, self._queue.name, bcfg.prefetch)
+
+    async def stop(self) -> None:
+        """Stop consuming, answer everything already received, then close the connection."""
+        if self._queue is not None and self._consumer_tag is not None:
+            await self._queue.cancel(self._consumer_tag)
+            self._consumer_tag = None
+        await self._drained.wait()
+        for lane in self._lanes.values():
+            if lane.task is not None:
+                lane.task.cancel()
+                await asyncio.gather(lane.task, return_exceptions=True)
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+        log.info("%s stopped: %s", self.name, self.stats)
+
+    # --- per message -----------------------------------------------------------------
+
+    @property
+    def inflight(self) -> int:
+        """Messages received and not yet acked."""
+        return self._inflight
+
+    def _settled(self, count: int) -> None:
+        self._inflight -= count
+        if self._inflight == 0:
+            self._drained.set()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._inflight += 1
+        self._drained.clear()
+        queued = False
+        try:
+            self.stats.received += 1
+            request: Request | None = None
+            try:
+                request = decode_request(message.body, self.cfg.limits.max_body_bytes)
+                pending = self._admit(message, request)
+            except BedsError as exc:
+                event_id = (request.event_id if request else None) or new_event_id(self.origin)
+                parent = request.parent_event_id if request else None
+                await self._reply(
+                    message, error_reply(event_id, parent, exc.code, exc.message), ok=False
+                )
+                await message.ack()
+                return
+            lane = self._lane(self.registry.templates[pending.call.template].store)
+            lane.queue.append(pending)
+            lane.wake.set()
+            queued = True
+        except Exception as exc:  # never let one message kill the consumer; answer it instead
+            log.exception("%s: unexpected error handling a message", self.name)
+            body = error_reply(new_event_id(self.origin), None, ErrorCode.INTERNAL_ERROR, repr(exc))
+            await self._reply(message, body, ok=False)
+            await message.ack()
+        finally:
+            if not queued:
+                self._settled(1)
+
+    def _admit(self, message: AbstractIncomingMessage, req: Request) -> Pending:
+        """Validate a decoded request against this broker and its template."""
+        if req.op not in ("create", "fetch", "update", "delete"):
+            raise BedsError(
+                ErrorCode.UNKNOWN_OP, f"unknown op {req.op!r}; use create, fetch, update or delete"
+            )
+        if req.op not in self.ops:
+            raise BedsError(
+                ErrorCode.OP_NOT_SERVED,
+                f"{self.origin} does not serve {req.op!r} (it serves {sorted(self.ops)}); "
+                "publish to the broker for that op (docs/protocol.md)",
+            )
+        tpl = self.registry.get(req.template)
+        if tpl is None:
+            raise BedsError(
+                ErrorCode.UNKNOWN_TEMPLATE,
+                f"unknown template {req.template!r} (known: {', '.join(self.registry.names())})",
+            )
+        if req.op not in tpl.objects:
+            raise BedsError(
+                ErrorCode.UNKNOWN_OP, f"template {tpl.name!r} does not support {req.op!r}"
+            )
+        call = build_call(tpl, req, self.cfg.limits.max_fetch_rows)
+        return Pending(
+            message, req.event_id or new_event_id(self.origin), req.parent_event_id, call
+        )
+
+    # --- batches ---------------------------------------------------------------------
+
+    def _lane(self, store: str) -> Lane:
+        lane = self._lanes.get(store)
+        if lane is None:
+            lane = self._lanes[store] = Lane(store)
+            lane.task = asyncio.create_task(self._drain(lane), name=f"{self.name}/lane/{store}")
+        return lane
+
+    async def _drain(self, lane: Lane) -> None:
+        """One batch in flight per lane; the next batch is everything that queued meanwhile."""
+        max_batch = self.cfg.role.brokers[self.broker].max_batch
+        while True:
+            await lane.wake.wait()
+            lane.wake.clear()
+            while lane.queue:
+                batch, lane.queue[:] = lane.queue[:max_batch], lane.queue[max_batch:]
+                await self._run(lane.store, batch)
+
+    async def _run(self, store: str, batch: list[Pending]) -> None:
+        """Answer a batch: replies confirmed first, then acks, so nothing is acked unanswered."""
+        self.stats.batches += 1
+        try:
+            outcomes = await self._outcomes(store, batch)
+            replies = []
+            for item, outcome in zip(batch, outcomes, strict=True):
+                if outcome.code is None:
+                    body = ok_reply(item.event_id, item.parent_event_id, outcome.data)
+                else:
+                    code = ErrorCode(outcome.code)
+                    body = error_reply(
+                        item.event_id, item.parent_event_id, code, outcome.message or ""
+                    )
+                replies.append(self._reply(item.message, body, ok=outcome.ok))
+            await asyncio.gather(*replies)
+            for item in batch:
+                await item.message.ack()
+        except Exception:
+            # Typically the connection dropped: unacked messages return to the queue and are
+            # redelivered, so the batch is not lost; the lane keeps serving.
+            log.exception(
+                "%s: batch of %d not fully answered; RabbitMQ redelivers", self.name, len(batch)
+            )
+        finally:
+            self._settled(len(batch))
+
+    async def _outcomes(self, store: str, batch: list[Pending]) -> list[Outcome]:
+        calls = [item.call for item in batch]
+        budget = self.cfg.limits.request_timeout_s + 5.0
+        try:
+            async with asyncio.timeout(budget):
+                return await self.run_batch(store, calls)
+        except Exception as exc:  # the adapter actor died, hung, or its store is gone
+            log.warning("%s: batch of %d to store %s failed: %r", self.name, len(calls), store, exc)
+            message = f"store {store!r} adapter unavailable: {type(exc).__name__}"
+            return [Outcome(code=ErrorCode.BACKEND_UNAVAILABLE, message=message)] * len(calls)
+
+    async def _reply(self, message: AbstractIncomingMessage, body: bytes, *, ok: bool) -> None:
+        """Publish a reply to `reply_to` and wait for the broker's confirm."""
+        if ok:
+            self.stats.replied_ok += 1
+        else:
+            self.stats.replied_error += 1
+        if not message.reply_to:
+            self.stats.dropped_no_reply_to += 1
+            log.warning(
+                "%s: no reply_to on message %s; reply dropped", self.name, message.message_id
+            )
+            return
+        assert self._channel is not None
+        reply = aio_pika.Message(
+            body,
+            correlation_id=message.correlation_id,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+        )
+        # mandatory=False: a client that left before its reply must not fail the batch.
+        await self._channel.default_exchange.publish(
+            reply, routing_key=message.reply_to, mandatory=False
+        )

@@ -1,0 +1,155 @@
+"""`beds`: run a node (`up`), call it (`call`), deploy DBA objects (`schema apply`), config."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+
+from beds_actors.config import BedsConfig, ConfigError, load
+from beds_actors.registry import TemplateError, load_registry
+
+app = typer.Typer(
+    help="BEDS — AMQP-first data backend on Ray.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+schema_app = typer.Typer(help="DBA-owned schema objects.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+app.add_typer(config_app, name="config")
+err = Console(stderr=True)
+
+
+def _config() -> BedsConfig:
+    try:
+        return load()
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _json_arg(value: str | None, option: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        err.print(f"[red]{option}: not valid JSON ({exc})[/red]")
+        raise typer.Exit(2) from None
+    if not isinstance(parsed, dict):
+        err.print(f'[red]{option}: must be a JSON object, like \'{{"name": "Ada"}}\'[/red]')
+        raise typer.Exit(2)
+    return parsed
+
+
+@app.command()
+def up() -> None:
+    """Run the IPL and stay resident until SIGINT/SIGTERM, then shut down cleanly."""
+    from beds_actors.ipl import IplError, ipl
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        try:
+            system = await ipl()
+        except IplError as exc:
+            err.print(f"[red]{exc}[/red]", highlight=False)
+            return 1
+        # After IPL on purpose: ray.init() installs its own SIGTERM handler, which would crash
+        # the driver instead of shutting down cleanly.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        err.print("[green]BEDS ready[/green] — Ctrl-C to stop", highlight=False)
+        await stop.wait()
+        err.print("shutting down: stop consuming, finish in-flight, close pools ...")
+        stats = await system.stop()
+        err.print(f"stopped cleanly: {stats}", highlight=False)
+        return 0
+
+    raise typer.Exit(asyncio.run(main()))
+
+
+@app.command()
+def call(
+    template: str,
+    op: str,
+    data: Annotated[str | None, typer.Option(help="record fields, a JSON object")] = None,
+    query: Annotated[str | None, typer.Option(help="selection, a JSON object")] = None,
+    limit: Annotated[int | None, typer.Option(help="most records a fetch returns")] = None,
+    broker: Annotated[str | None, typer.Option(help="broker name; default by op")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the reply")] = 30.0,
+) -> None:
+    """Send one request and print the reply; exit 1 on an error reply."""
+    from beds_actors.client import BedsClient, BedsClientError
+
+    cfg = _config()
+    payload, selection = _json_arg(data, "--data"), _json_arg(query, "--query")
+
+    async def main() -> dict[str, Any]:
+        async with BedsClient.from_config(cfg, timeout_s=timeout) as client:
+            return await client.call(template, op, payload, selection, limit=limit, broker=broker)
+
+    try:
+        reply = asyncio.run(main())
+    except BedsClientError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        err.print(f"[red]cannot reach RabbitMQ at {cfg.amqp.where}: {exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    sys.stdout.write(orjson.dumps(reply, option=orjson.OPT_INDENT_2).decode() + "\n")
+    raise typer.Exit(0 if reply.get("status") == "ok" else 1)
+
+
+@schema_app.command("apply")
+def schema_apply() -> None:
+    """Apply every store's versioned DBA SQL files (idempotent)."""
+    from beds_actors.stores.schema import SchemaError, apply_schema
+
+    cfg = _config()
+
+    async def main() -> None:
+        for name, store in cfg.stores.items():
+            applied = await apply_schema(name, store)
+            status = ", ".join(applied) if applied else "up to date"
+            err.print(f"store {name} ({store.master.where}): {status}", highlight=False)
+
+    try:
+        asyncio.run(main())
+    except SchemaError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate config and templates; print a summary (no secrets)."""
+    cfg = _config()
+    try:
+        registry = load_registry(cfg.templates_dir, cfg.stores)
+    except TemplateError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    print(f"env {cfg.env}, node {cfg.node.name}, role {cfg.node.role}")
+    print(f"amqp {cfg.amqp.where} exchange {cfg.amqp.exchange!r}")
+    for name, store in cfg.stores.items():
+        print(f"store {name}: {store.kind} {store.master.where} pool {store.pool_size}")
+    for broker, bcfg in cfg.role.brokers.items():
+        print(f"broker {cfg.routing_key(broker)}: {bcfg.instances} x, ops {', '.join(bcfg.ops)}")
+    print(f"templates: {', '.join(registry.names())}")
+
+
+def _main() -> None:  # pragma: no cover - `python -m beds_actors.cli.main`
+    with contextlib.suppress(KeyboardInterrupt):
+        app()
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,157 @@
+"""BedsClient: an async AMQP RPC client for BEDS (used by the CLI and the tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import aio_pika
+import orjson
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+
+from beds_actors.config import BedsConfig
+
+DEFAULT_ROUTES = {"fetch": "rBroker", "create": "wBroker", "update": "wBroker", "delete": "wBroker"}
+
+
+class BedsClientError(Exception):
+    """The request could not be delivered or no reply came back in time."""
+
+
+class BedsClient:
+    """Publish requests to the `beds` exchange and await replies on a private reply queue."""
+
+    def __init__(
+        self,
+        url: str = "amqp://guest:guest@127.0.0.1:5672/",
+        *,
+        exchange: str = "beds",
+        role: str = "appServer",
+        routes: Mapping[str, str] | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.exchange_name = exchange
+        self.role = role
+        self.routes = dict(routes or DEFAULT_ROUTES)
+        self.timeout_s = timeout_s
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._reply_queue: AbstractQueue | None = None
+        self._waiting: dict[str, asyncio.Future[AbstractIncomingMessage]] = {}
+
+    @classmethod
+    def from_config(cls, cfg: BedsConfig, **kwargs: Any) -> BedsClient:
+        """A client for the RabbitMQ, exchange and role of a loaded config."""
+        return cls(cfg.amqp.url, exchange=cfg.amqp.exchange, role=cfg.node.role, **kwargs)
+
+    async def connect(self) -> BedsClient:
+        """Connect and start listening on an exclusive, server-named reply queue."""
+        self._connection = await aio_pika.connect_robust(
+            self.url, client_properties={"connection_name": "beds-client"}
+        )
+        self._channel = await self._connection.channel(publisher_confirms=True)
+        self._reply_queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        await self._reply_queue.consume(self._on_reply, no_ack=True)
+        return self
+
+    async def close(self) -> None:
+        """Close the connection; pending calls fail."""
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(BedsClientError("client closed before the reply arrived"))
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def __aenter__(self) -> BedsClient:
+        return await self.connect()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def call(
+        self,
+        template: str,
+        op: str,
+        data: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        event_id: str | None = None,
+        parent_event_id: str | None = None,
+        broker: str | None = None,
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Send one request and return the decoded reply (`status`, `event_id`, `data`/`error`)."""
+        body: dict[str, Any] = {"template": template, "op": op}
+        for key, value in (
+            ("data", data),
+            ("query", query),
+            ("limit", limit),
+            ("event_id", event_id),
+            ("parent_event_id", parent_event_id),
+        ):
+            if value is not None:
+                body[key] = value
+        routing_key = f"{self.role}.{broker or self.routes.get(op, 'rBroker')}"
+        return await self.send(orjson.dumps(body), routing_key, timeout_s=timeout_s)
+
+    async def send(
+        self, body: bytes, routing_key: str, *, timeout_s: float | None = None, **properties: Any
+    ) -> dict[str, Any]:
+        """Publish raw bytes with reply_to/correlation_id and await the reply (any body)."""
+        reply = await self.send_raw(body, routing_key, timeout_s=timeout_s, **properties)
+        decoded: dict[str, Any] = orjson.loads(reply.body)
+        return decoded
+
+    async def send_raw(
+        self, body: bytes, routing_key: str, *, timeout_s: float | None = None, **properties: Any
+    ) -> AbstractIncomingMessage:
+        """Like `send` but returns the reply message itself."""
+        if self._channel is None or self._reply_queue is None:
+            raise BedsClientError("not connected: use `async with BedsClient(...)` or connect()")
+        correlation_id = uuid.uuid4().hex
+        future: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
+        self._waiting[correlation_id] = future
+        props = {"content_type": "application/json", **properties}
+        message = aio_pika.Message(
+            body, correlation_id=correlation_id, reply_to=self._reply_queue.name, **props
+        )
+        exchange = await self._channel.get_exchange(self.exchange_name, ensure=False)
+        try:
+            try:
+                await exchange.publish(message, routing_key=routing_key, mandatory=True)
+            except aio_pika.exceptions.DeliveryError as exc:
+                raise BedsClientError(
+                    f"no queue is bound to routing key {routing_key!r} on exchange "
+                    f"{self.exchange_name!r} — is BEDS running with that broker? ({exc})"
+                ) from None
+            timeout = timeout_s or self.timeout_s
+            try:
+                async with asyncio.timeout(timeout):
+                    return await future
+            except TimeoutError:
+                raise BedsClientError(
+                    f"no reply from {routing_key!r} within {timeout:g}s (is BEDS up? `beds up`)"
+                ) from None
+        finally:
+            self._waiting.pop(correlation_id, None)
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._waiting.get(message.correlation_id or "")
+        if future is not None and not future.done():
+            future.set_result(message)

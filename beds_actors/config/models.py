@@ -1,0 +1,139 @@
+"""Typed configuration schema; every table forbids unknown keys so typos fail the start."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Op = Literal["create", "fetch", "update", "delete"]
+Env = Literal["dev", "qa", "prod"]
+ALL_OPS: tuple[Op, ...] = ("create", "fetch", "update", "delete")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeConfig(_Strict):
+    """Which role this process plays; the only thing that makes nodes differ."""
+
+    role: str = "appServer"
+    name: str = "local"
+
+
+class LoggingConfig(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = False
+
+
+class AmqpConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5672, ge=1, le=65535)
+    user: str = "guest"
+    password: str = "guest"
+    vhost: str = "/"
+    exchange: str = "beds"
+    queue_prefix: str = "beds."
+    heartbeat_s: int = Field(default=30, ge=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+
+    @property
+    def url(self) -> str:
+        """The AMQP URL aio-pika connects to (password included; never log it)."""
+        vhost = "%2F" if self.vhost == "/" else self.vhost.lstrip("/")
+        return f"amqp://{self.user}:{self.password}@{self.host}:{self.port}/{vhost}"
+
+    @property
+    def where(self) -> str:
+        """host:port for messages that must not leak credentials."""
+        return f"{self.host}:{self.port}"
+
+
+class RayConfig(_Strict):
+    address: str = Field(default="", description="empty: start a local Ray; else a cluster address")
+    namespace: str = "beds"
+    include_dashboard: bool = False
+    actor_start_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class LimitsConfig(_Strict):
+    max_body_bytes: int = Field(default=1_048_576, ge=256)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    max_fetch_rows: int = Field(default=1000, ge=1)
+
+
+class DbEndpoint(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=3306, ge=1, le=65535)
+    user: str
+    password: str = ""
+    database: str
+
+    @property
+    def where(self) -> str:
+        """host:port/database, for messages."""
+        return f"{self.host}:{self.port}/{self.database}"
+
+
+class StoreConfig(_Strict):
+    """One configured database; templates name it in their `store` key."""
+
+    kind: Literal["mariadb", "mongodb"]
+    required: bool = True
+    pool_size: int = Field(default=10, ge=1, le=500)
+    master: DbEndpoint
+    secondary: DbEndpoint | None = None
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    schema_dir: str = Field(default="", description="DBA-owned SQL files `beds schema apply` runs")
+
+
+class BrokerConfig(_Strict):
+    """One broker type of a role: the queue it consumes and how many instances do so."""
+
+    instances: int = Field(default=1, ge=0, le=256)
+    prefetch: int = Field(default=64, ge=1, le=65535)
+    ops: list[Op] = Field(default_factory=lambda: list(ALL_OPS))
+    num_cpus: float = Field(default=0.0, ge=0)
+    max_batch: int = Field(default=256, ge=1)
+
+
+class RoleConfig(_Strict):
+    brokers: dict[str, BrokerConfig] = Field(default_factory=dict)
+
+
+class BedsConfig(_Strict):
+    """The whole validated configuration of one node."""
+
+    env: Env = "dev"
+    node: NodeConfig = NodeConfig()
+    logging: LoggingConfig = LoggingConfig()
+    amqp: AmqpConfig = AmqpConfig()
+    ray: RayConfig = RayConfig()
+    limits: LimitsConfig = LimitsConfig()
+    templates_dir: str = "templates"
+    stores: dict[str, StoreConfig] = Field(default_factory=dict)
+    roles: dict[str, RoleConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _role_is_configured(self) -> BedsConfig:
+        if self.node.role not in self.roles:
+            known = ", ".join(sorted(self.roles)) or "none"
+            raise ValueError(
+                f"node.role = {self.node.role!r} has no [roles.{self.node.role}] table "
+                f"(configured roles: {known})"
+            )
+        return self
+
+    @property
+    def role(self) -> RoleConfig:
+        """The role table of this node."""
+        return self.roles[self.node.role]
+
+    def routing_key(self, broker: str) -> str:
+        """Routing key of a broker of this node's role: `<role>.<broker>`."""
+        return f"{self.node.role}.{broker}"
+
+    def queue_name(self, broker: str) -> str:
+        """Queue name a broker of this node's role consumes."""
+        return f"{self.amqp.queue_prefix}{self.node.role}.{broker}"

@@ -1,0 +1,131 @@
+"""The shape of a REC template: a domain, its TLA, its store, its DBA objects and its fields."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import Field as PydField
+
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+GUID = "guid"
+
+FieldType = Literal["string", "int", "float", "bool", "datetime"]
+Op = Literal["create", "fetch", "update", "delete"]
+OPS: tuple[Op, ...] = ("create", "fetch", "update", "delete")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_ident(value: str, what: str) -> str:
+    if not IDENT.match(value):
+        raise ValueError(f"{what} {value!r} must be a plain identifier (letters, digits, _)")
+    return value
+
+
+class Field(_Strict):
+    """One record field: clients see `name`; only the database layer sees `column`."""
+
+    name: str = ""
+    column: str = ""
+    type: FieldType = "string"
+    required: bool = False
+    max_length: int | None = PydField(default=None, ge=1)
+    writable: bool = True
+    queryable: bool = False
+    description: str = ""
+
+
+class DbObject(_Strict):
+    """A DBA-owned object an op calls: a view (fetch only) or a stored procedure."""
+
+    view: str | None = None
+    procedure: str | None = None
+    params: list[str] = PydField(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DbObject:
+        if (self.view is None) == (self.procedure is None):
+            raise ValueError("set exactly one of `view` or `procedure`")
+        _check_ident(self.view or self.procedure or "", "object name")
+        if self.view is not None and self.params:
+            raise ValueError("`params` belongs to procedures; a view is filtered by the query")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The object's name in the database."""
+        return self.view or self.procedure or ""
+
+
+class Template(_Strict):
+    """A validated REC template; immutable once loaded."""
+
+    name: str
+    kind: Literal["rec"] = "rec"
+    tla: str = PydField(pattern=r"^[a-z]{3}$")
+    store: str
+    description: str = ""
+    source: str = ""
+    max_fetch: int = PydField(default=100, ge=1)
+    objects: dict[Op, DbObject]
+    fields: dict[str, Field]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Template:
+        _check_ident(self.name, "template name")
+        if GUID in self.fields and self.fields[GUID].writable:
+            raise ValueError("fields.guid: the guid is assigned by BEDS; set writable = false")
+        for name, fld in self.fields.items():
+            _check_ident(name, f"fields.{name}: field name")
+            _check_ident(fld.column, f"fields.{name}.column")
+            if not fld.column.startswith(f"{self.tla}_"):
+                raise ValueError(
+                    f"fields.{name}.column = {fld.column!r} must start with the TLA prefix "
+                    f"'{self.tla}_'"
+                )
+            if fld.max_length is not None and fld.type != "string":
+                raise ValueError(f"fields.{name}.max_length applies to string fields only")
+        for op, obj in self.objects.items():
+            if obj.view is not None and op != "fetch":
+                raise ValueError(f"objects.{op}: only fetch may use a view; use a procedure")
+            for param in obj.params:
+                if param not in self.fields:
+                    raise ValueError(
+                        f"objects.{op}.params: {param!r} is not a field of this template"
+                    )
+        return self
+
+    @property
+    def guid_column(self) -> str:
+        """Internal column holding the external key."""
+        return self.fields[GUID].column
+
+    def writable_fields(self) -> Iterator[Field]:
+        """Fields a client may set on create/update."""
+        return (f for f in self.fields.values() if f.writable)
+
+
+class Registry(_Strict):
+    """Immutable runtime snapshot of every loaded template, keyed by template name."""
+
+    templates: dict[str, Template]
+
+    def get(self, name: str) -> Template | None:
+        """The template called `name`, or None."""
+        return self.templates.get(name)
+
+    def names(self) -> list[str]:
+        """Sorted template names."""
+        return sorted(self.templates)
+
+    def by_store(self) -> Mapping[str, list[str]]:
+        """Template names grouped by the store they live in."""
+        out: dict[str, list[str]] = {}
+        for tpl in self.templates.values():
+            out.setdefault(tpl.store, []).append(tpl.name)
+        return out
