@@ -48,7 +48,11 @@ class Adapter(abc.ABC):
         if call.op == "create":
             return await self.create(tpl, call.values)
         if call.op == "fetch":
-            return await self.fetch(tpl, call.query, call.limit)
+            records = await self.fetch(tpl, call.query, call.limit)
+            if not records and GUID in call.query:
+                # Addressing one record by its key is a lookup: absent means not_found.
+                raise BedsError(ErrorCode.NOT_FOUND, f"{tpl.name} {call.query[GUID]!r} not found")
+            return records
         if call.op == "update":
             return await self.update(tpl, call.query[GUID], call.values)
         if call.op == "delete":

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from beds_actors.config import BedsConfig, ConfigError, load
 from beds_actors.registry import TemplateError, load_registry
@@ -24,14 +25,19 @@ schema_app = typer.Typer(help="DBA-owned schema objects.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(config_app, name="config")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str) -> None:
+    """Print an error for the operator: red, unwrapped, brackets shown literally."""
+    err.print(escape(message), style="red")
 
 
 def _config() -> BedsConfig:
     try:
         return load()
     except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
+        fail(str(exc))
         raise typer.Exit(2) from None
 
 
@@ -41,10 +47,10 @@ def _json_arg(value: str | None, option: str) -> dict[str, Any] | None:
     try:
         parsed = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
-        err.print(f"[red]{option}: not valid JSON ({exc})[/red]")
+        fail(f"{option}: not valid JSON ({exc})")
         raise typer.Exit(2) from None
     if not isinstance(parsed, dict):
-        err.print(f'[red]{option}: must be a JSON object, like \'{{"name": "Ada"}}\'[/red]')
+        fail(f'{option}: must be a JSON object, like \'{{"name": "Ada"}}\'')
         raise typer.Exit(2)
     return parsed
 
@@ -60,17 +66,17 @@ def up() -> None:
         try:
             system = await ipl()
         except IplError as exc:
-            err.print(f"[red]{exc}[/red]", highlight=False)
+            fail(str(exc))
             return 1
         # After IPL on purpose: ray.init() installs its own SIGTERM handler, which would crash
         # the driver instead of shutting down cleanly.
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        err.print("[green]BEDS ready[/green] — Ctrl-C to stop", highlight=False)
+        err.print("[green]BEDS ready[/green] — Ctrl-C to stop")
         await stop.wait()
         err.print("shutting down: stop consuming, finish in-flight, close pools ...")
         stats = await system.stop()
-        err.print(f"stopped cleanly: {stats}", highlight=False)
+        err.print(escape(f"stopped cleanly: {stats}"))
         return 0
 
     raise typer.Exit(asyncio.run(main()))
@@ -99,10 +105,10 @@ def call(
     try:
         reply = asyncio.run(main())
     except BedsClientError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
+        fail(str(exc))
         raise typer.Exit(2) from None
     except OSError as exc:
-        err.print(f"[red]cannot reach RabbitMQ at {cfg.amqp.where}: {exc}[/red]", highlight=False)
+        fail(f"cannot reach RabbitMQ at {cfg.amqp.where}: {exc}")
         raise typer.Exit(2) from None
     sys.stdout.write(orjson.dumps(reply, option=orjson.OPT_INDENT_2).decode() + "\n")
     raise typer.Exit(0 if reply.get("status") == "ok" else 1)
@@ -119,12 +125,12 @@ def schema_apply() -> None:
         for name, store in cfg.stores.items():
             applied = await apply_schema(name, store)
             status = ", ".join(applied) if applied else "up to date"
-            err.print(f"store {name} ({store.master.where}): {status}", highlight=False)
+            err.print(f"store {name} ({store.master.where}): {status}")
 
     try:
         asyncio.run(main())
     except SchemaError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
+        fail(str(exc))
         raise typer.Exit(1) from None
 
 
@@ -135,7 +141,7 @@ def config_check() -> None:
     try:
         registry = load_registry(cfg.templates_dir, cfg.stores)
     except TemplateError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
+        fail(str(exc))
         raise typer.Exit(2) from None
     print(f"env {cfg.env}, node {cfg.node.name}, role {cfg.node.role}")
     print(f"amqp {cfg.amqp.where} exchange {cfg.amqp.exchange!r}")

@@ -24,10 +24,12 @@ class ConfigError(Exception):
 
 
 def load(environ: Mapping[str, str] | None = None) -> BedsConfig:
-    """Load `$BEDS_CONFIG_DIR/beds.toml` (default `./config`) with `env_${BEDS_ENV}.toml`."""
+    """Load `$BEDS_CONFIG` (default `$BEDS_CONFIG_DIR/beds.toml`, `./config/beds.toml`)."""
     environ = os.environ if environ is None else environ
-    config_dir = Path(environ.get("BEDS_CONFIG_DIR", "config"))
-    return load_from(config_dir / "beds.toml", environ=environ)
+    base = (
+        environ.get("BEDS_CONFIG") or Path(environ.get("BEDS_CONFIG_DIR", "config")) / "beds.toml"
+    )
+    return load_from(base, environ=environ)
 
 
 def load_from(
@@ -141,11 +143,14 @@ def _match_key(table: Mapping[str, Any], segment: str) -> str:
 
 
 def _parse_scalar(raw: str) -> Any:
-    """Read an env value as a TOML value (`5673`, `true`, `["a"]`), else as a plain string."""
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
+    """Keep env values as text (validation converts `5673` or `true` where the key needs it),
+    except arrays and inline tables like `["fetch"]`, which are read as TOML."""
+    if raw.lstrip().startswith(("[", "{")):
+        try:
+            return tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            return raw
+    return raw
 
 
 def _format_errors(exc: ValidationError, prov: Provenance, sources: list[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -29,6 +30,8 @@ def build_call(tpl: Template, req: Request, max_rows: int) -> Call:
         limit = min(req.limit or tpl.max_fetch, tpl.max_fetch, max_rows)
         _raise(problems, tpl)
         return Call(tpl.name, "fetch", query=query, limit=limit)
+    if req.op not in ("update", "delete"):
+        raise BedsError(ErrorCode.UNKNOWN_OP, f"unknown op {req.op!r}")
     # update and delete address exactly one record by guid
     guid = _check_guid(req.query, problems)
     if req.op == "update":
@@ -118,6 +121,8 @@ def _check_value(fld: Field, raw: Any, where: str, problems: list[str], *, allow
     elif fld.type == "float":
         if not isinstance(raw, int | float) or isinstance(raw, bool):
             problems.append(f"{where}: expected a number, got {type(raw).__name__}")
+        elif not math.isfinite(raw):
+            problems.append(f"{where}: must be a finite number")
     elif fld.type == "bool":
         if not isinstance(raw, bool):
             problems.append(f"{where}: expected true or false, got {type(raw).__name__}")

@@ -70,6 +70,8 @@ def _with_defaults(raw: dict[str, Any], path: Path) -> dict[str, Any]:
     data = dict(raw)
     data["source"] = str(path)
     tla = data.get("tla", "")
+    if not isinstance(data.get("fields", {}), dict):
+        return data  # validation reports `fields` with this file's name
     fields = {
         name: dict(spec) if isinstance(spec, dict) else spec
         for name, spec in (data.get("fields") or {}).items()

@@ -78,8 +78,11 @@ class Template(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Template:
         _check_ident(self.name, "template name")
-        if GUID in self.fields and self.fields[GUID].writable:
-            raise ValueError("fields.guid: the guid is assigned by BEDS; set writable = false")
+        guid = self.fields.get(GUID)
+        if guid is not None and (guid.writable or guid.type != "string"):
+            raise ValueError(
+                "fields.guid: the guid is a BEDS-assigned string; only its `column` may be set"
+            )
         for name, fld in self.fields.items():
             _check_ident(name, f"fields.{name}: field name")
             _check_ident(fld.column, f"fields.{name}.column")

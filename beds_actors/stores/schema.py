@@ -17,6 +17,8 @@ from beds_actors.config import StoreConfig
 log = logging.getLogger("beds.schema")
 VERSION_FILE = re.compile(r"^V(\d+)__[\w-]+\.sql$")
 HISTORY_TABLE = "beds_schema_history"
+# `-- comment` at the end of a line (MariaDB needs whitespace after the dashes).
+_TRAILING_COMMENT = re.compile(r"(^|\s)--(\s.*)?$")
 
 
 class SchemaError(Exception):
@@ -54,8 +56,9 @@ def split_statements(sql: str) -> list[str]:
             continue
         if not current and (not stripped or stripped.startswith("--")):
             continue
-        current.append(line)
-        if stripped.endswith(delimiter):
+        code = _TRAILING_COMMENT.sub("", line).rstrip()
+        current.append(code)
+        if code.endswith(delimiter):
             text = "\n".join(current).rstrip()
             statements.append(text[: -len(delimiter)].strip())
             current = []

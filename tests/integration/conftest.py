@@ -1,0 +1,29 @@
+"""One BEDS system on one local Ray for the whole session, against the real services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from beds_actors.client import BedsClient
+from beds_actors.config import BedsConfig
+from beds_actors.ipl import System, ipl
+from beds_actors.stores.schema import apply_schema
+
+
+@pytest.fixture(scope="session")
+async def beds(test_config: BedsConfig) -> AsyncIterator[System]:
+    """BEDS up on local Ray (schema applied first); stopped, with Ray, at session end."""
+    for name, store in test_config.stores.items():
+        await apply_schema(name, store)
+    system = await ipl(lambda: test_config)
+    yield system
+    await system.stop()
+
+
+@pytest.fixture(scope="session")
+async def client(beds: System, test_config: BedsConfig) -> AsyncIterator[BedsClient]:
+    """A connected client for the test system."""
+    async with BedsClient.from_config(test_config, timeout_s=30) as c:
+        yield c

@@ -1,0 +1,165 @@
+"""One real request after another through the whole path: AMQP → broker → adapter → MariaDB."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from beds_actors.client import BedsClient
+from beds_actors.ipl import System
+
+pytestmark = pytest.mark.integration
+
+
+async def create(client: BedsClient, **data: object) -> dict:
+    reply = await client.call("customer", "create", data)
+    assert reply["status"] == "ok", reply
+    return reply["data"]
+
+
+async def test_create_then_fetch_by_guid_round_trip(client: BedsClient) -> None:
+    made = await create(client, name="Ada", email="ada@example.org")
+    assert len(made["guid"]) == 32
+    reply = await client.call("customer", "fetch", query={"guid": made["guid"]})
+    assert reply["status"] == "ok"
+    assert reply["data"] == [made]
+    assert set(made) == {"guid", "name", "email", "created", "updated"}  # no internal columns
+
+
+async def test_update_changes_only_given_fields(client: BedsClient) -> None:
+    made = await create(client, name="Grace", email="grace@old.example")
+    reply = await client.call(
+        "customer", "update", {"email": "grace@new.example"}, {"guid": made["guid"]}
+    )
+    assert reply["status"] == "ok", reply
+    assert reply["data"]["email"] == "grace@new.example"
+    assert reply["data"]["name"] == "Grace"
+    fetched = await client.call("customer", "fetch", query={"guid": made["guid"]})
+    assert fetched["data"][0]["email"] == "grace@new.example"
+
+
+async def test_delete_then_fetch_is_not_found(client: BedsClient) -> None:
+    made = await create(client, name="Linus")
+    deleted = await client.call("customer", "delete", query={"guid": made["guid"]})
+    assert deleted["status"] == "ok"
+    assert deleted["data"] == {"guid": made["guid"], "deleted": True}
+    fetched = await client.call("customer", "fetch", query={"guid": made["guid"]})
+    assert fetched["status"] == "error"
+    assert fetched["error"]["code"] == "not_found"
+    again = await client.call("customer", "delete", query={"guid": made["guid"]})
+    assert again["error"]["code"] == "not_found"
+
+
+async def test_update_of_unknown_guid_is_not_found(client: BedsClient) -> None:
+    reply = await client.call("customer", "update", {"name": "x"}, {"guid": "0" * 32})
+    assert reply["error"]["code"] == "not_found"
+
+
+async def test_fetch_by_queryable_field_returns_matching_records(client: BedsClient) -> None:
+    email = "shared@fetch.example"
+    made = {(await create(client, name=f"F{i}", email=email))["guid"] for i in range(3)}
+    reply = await client.call("customer", "fetch", query={"email": email})
+    assert reply["status"] == "ok"
+    assert {r["guid"] for r in reply["data"]} >= made
+    limited = await client.call("customer", "fetch", query={"email": email}, limit=2)
+    assert len(limited["data"]) == 2
+
+
+async def test_sql_injection_text_is_stored_verbatim_and_harms_nothing(client: BedsClient) -> None:
+    evil = f"Robert'); DROP TABLE customer; -- \" OR 1=1 /* {uuid.uuid4().hex}"
+    made = await create(client, name=evil, email="x' OR '1'='1")
+    fetched = await client.call("customer", "fetch", query={"name": evil})
+    assert [r["guid"] for r in fetched["data"]] == [made["guid"]]
+    assert fetched["data"][0]["email"] == "x' OR '1'='1"
+    # the table is still there and still serves other records
+    assert (await create(client, name="after"))["name"] == "after"
+
+
+async def test_client_event_ids_are_kept_for_lineage(client: BedsClient) -> None:
+    reply = await client.call(
+        "customer", "create", {"name": "Lin"}, event_id="evt-child-1", parent_event_id="evt-root"
+    )
+    assert reply["event_id"] == "evt-child-1"
+    assert reply["parent_event_id"] == "evt-root"
+    assigned = await client.call("customer", "fetch", query={"name": "Lin"})
+    assert assigned["event_id"].startswith("appServer.rBroker:")
+
+
+@pytest.mark.parametrize(
+    ("template", "op", "data", "query", "code"),
+    [
+        ("nope", "fetch", None, None, "unknown_template"),
+        ("customer", "explode", None, None, "unknown_op"),
+        ("customer", "create", {"email": "no-name@example"}, None, "validation_failed"),
+        ("customer", "create", {"name": "x" * 101}, None, "validation_failed"),
+        ("customer", "create", {"name": "x", "guid": "mine"}, None, "validation_failed"),
+        ("customer", "fetch", None, {"$where": "1"}, "validation_failed"),
+        ("customer", "fetch", None, {"name": {"$gt": ""}}, "validation_failed"),
+        ("customer", "update", {"name": "x"}, None, "validation_failed"),
+    ],
+)
+async def test_bad_requests_get_their_error_code_and_the_broker_keeps_serving(
+    client: BedsClient, template: str, op: str, data: dict | None, query: dict | None, code: str
+) -> None:
+    broker = "wBroker" if op in ("create", "update") else "rBroker"
+    reply = await client.call(template, op, data, query, broker=broker)
+    assert reply["status"] == "error"
+    assert reply["error"]["code"] == code, reply
+    assert reply["error"]["message"]
+    assert (await client.call("customer", "fetch", query={"name": "nobody"}))["status"] == "ok"
+
+
+async def test_op_sent_to_the_wrong_broker_is_refused(client: BedsClient) -> None:
+    reply = await client.call("customer", "create", {"name": "x"}, broker="rBroker")
+    assert reply["error"]["code"] == "op_not_served"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json at all",
+        b"[1, 2, 3]",
+        b'{"op": "fetch"}',
+        b'{"template": 5, "op": "fetch"}',
+        b'{"template": "customer", "op": "fetch", "surprise": 1}',
+        b"\xff\xfe\x00garbage",
+        b"[" * 10_000,
+        b'{"template": "customer", "op": "fetch", "query": {"name": "' + b"x" * 70_000 + b'"}}',
+    ],
+    ids=[
+        "not-json",
+        "array",
+        "no-template",
+        "int-template",
+        "unknown-key",
+        "bad-utf8",
+        "deep-nesting",
+        "oversized",
+    ],
+)
+async def test_malformed_bodies_get_malformed_request_replies(
+    client: BedsClient, body: bytes
+) -> None:
+    for broker in ("rBroker", "wBroker"):
+        reply = await client.send(body, f"appServer.{broker}")
+        assert reply["status"] == "error"
+        assert reply["error"]["code"] == "malformed_request", reply
+        assert reply["event_id"]
+    assert (await client.call("customer", "fetch", query={"name": "nobody"}))["status"] == "ok"
+
+
+async def test_concurrent_requests_cross_the_ray_hop_in_batches(
+    client: BedsClient, beds: System
+) -> None:
+    broker = beds.brokers["beds/appServer/wBroker/0"]
+    before = await broker.stats.remote()
+    replies = await asyncio.gather(
+        *(client.call("customer", "create", {"name": f"batch-{i}"}) for i in range(300))
+    )
+    assert all(r["status"] == "ok" for r in replies)
+    assert len({r["data"]["guid"] for r in replies}) == 300
+    after = await broker.stats.remote()
+    assert after["received"] - before["received"] == 300
+    assert after["batches"] - before["batches"] < 300  # many requests shared a hop
