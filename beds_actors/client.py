@@ -50,7 +50,12 @@ class BedsClient:
 
     @classmethod
     def from_config(cls, cfg: BedsConfig, **kwargs: Any) -> BedsClient:
-        """A client for the RabbitMQ, exchange and role of a loaded config."""
+        """A client for the RabbitMQ, exchange and role of a loaded config (op → broker too)."""
+        routes: dict[str, str] = {}
+        for broker, bcfg in cfg.role.brokers.items():
+            for op in bcfg.ops:
+                routes.setdefault(op, broker)
+        kwargs.setdefault("routes", routes or None)
         return cls(cfg.amqp.url, exchange=cfg.amqp.exchange, role=cfg.node.role, **kwargs)
 
     async def connect(self) -> BedsClient:
@@ -58,7 +63,10 @@ class BedsClient:
         self._connection = await aio_pika.connect_robust(
             self.url, client_properties={"connection_name": "beds-client"}
         )
-        self._channel = await self._connection.channel(publisher_confirms=True)
+        # on_return_raises: a mandatory publish that no queue takes fails instead of timing out.
+        self._channel = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
         self._reply_queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
         await self._reply_queue.consume(self._on_reply, no_ack=True)
         return self
@@ -128,6 +136,7 @@ class BedsClient:
         future: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
         self._waiting[correlation_id] = future
         props = {"content_type": "application/json", **properties}
+        props.setdefault("message_id", correlation_id)  # makes a redelivered create idempotent
         message = aio_pika.Message(
             body, correlation_id=correlation_id, reply_to=self._reply_queue.name, **props
         )

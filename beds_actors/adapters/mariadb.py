@@ -79,7 +79,7 @@ class MariaDbAdapter(Adapter):
     async def fetch(self, tpl: Template, query: Mapping[str, Any], limit: int) -> list[Record]:
         obj = self._object(tpl, "fetch")
         if obj.procedure is not None:
-            return await self._call(tpl, "fetch", query, read=True)
+            return (await self._call(tpl, "fetch", query, read=True))[:limit]
         columns = ", ".join(_q(f.column) for f in tpl.fields.values())
         where = " AND ".join(f"{_q(tpl.fields[k].column)} = %s" for k in query) or "1=1"
         sql = f"SELECT {columns} FROM {_q(obj.name)} WHERE {where} LIMIT %s"
@@ -176,6 +176,8 @@ class MariaDbAdapter(Adapter):
                 connect_timeout=self.cfg.connect_timeout_s,
                 charset="utf8mb4",
                 pool_recycle=3600,
+                # Client date-times arrive as UTC; make server-side defaults UTC as well.
+                init_command="SET time_zone = '+00:00'",
             )
         except (pymysql.err.MySQLError, OSError) as exc:
             raise BedsError(

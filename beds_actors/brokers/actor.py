@@ -15,7 +15,8 @@ from beds_actors.logs import setup_logging
 from beds_actors.registry import Registry
 
 
-@ray.remote(max_restarts=-1, max_task_retries=0)
+# No Ray restarts: a restarted actor would not consume until start() is called again.
+@ray.remote(max_restarts=0)
 class BrokerActor:
     """Ray lifecycle around one Dispatcher: start() connects and consumes; stop() drains."""
 

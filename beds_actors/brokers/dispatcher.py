@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -181,7 +182,8 @@ class Dispatcher:
             raise BedsError(
                 ErrorCode.UNKNOWN_OP, f"template {tpl.name!r} does not support {req.op!r}"
             )
-        call = build_call(tpl, req, self.cfg.limits.max_fetch_rows)
+        key = message.message_id or req.event_id
+        call = build_call(tpl, req, self.cfg.limits.max_fetch_rows, key)
         return Pending(
             message, req.event_id or new_event_id(self.origin), req.parent_event_id, call
         )
@@ -225,10 +227,11 @@ class Dispatcher:
                 await item.message.ack()
         except Exception:
             # Typically the connection dropped: unacked messages return to the queue and are
-            # redelivered, so the batch is not lost; the lane keeps serving.
-            log.exception(
-                "%s: batch of %d not fully answered; RabbitMQ redelivers", self.name, len(batch)
-            )
+            # redelivered. If the channel survived, hand them back now rather than holding them.
+            log.exception("%s: batch of %d not fully answered; requeued", self.name, len(batch))
+            for item in batch:
+                with contextlib.suppress(Exception):
+                    await item.message.nack(requeue=True)
         finally:
             self._settled(len(batch))
 
@@ -245,15 +248,9 @@ class Dispatcher:
 
     async def _reply(self, message: AbstractIncomingMessage, body: bytes, *, ok: bool) -> None:
         """Publish a reply to `reply_to` and wait for the broker's confirm."""
-        if ok:
-            self.stats.replied_ok += 1
-        else:
-            self.stats.replied_error += 1
         if not message.reply_to:
+            # Fire-and-forget request: it was executed; there is nobody to answer.
             self.stats.dropped_no_reply_to += 1
-            log.warning(
-                "%s: no reply_to on message %s; reply dropped", self.name, message.message_id
-            )
             return
         assert self._channel is not None
         reply = aio_pika.Message(
@@ -266,3 +263,7 @@ class Dispatcher:
         await self._channel.default_exchange.publish(
             reply, routing_key=message.reply_to, mandatory=False
         )
+        if ok:
+            self.stats.replied_ok += 1
+        else:
+            self.stats.replied_error += 1

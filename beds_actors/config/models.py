@@ -24,7 +24,6 @@ class NodeConfig(_Strict):
 
 class LoggingConfig(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    json_format: bool = False
 
 
 class AmqpConfig(_Strict):

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from beds_actors.core.errors import BedsError, ErrorCode
 
@@ -25,7 +32,7 @@ class Request(BaseModel):
     limit: StrictInt | None = Field(default=None, ge=1)
     event_id: StrictStr | None = Field(default=None, pattern=EVENT_ID_PATTERN)
     parent_event_id: StrictStr | None = Field(default=None, pattern=EVENT_ID_PATTERN)
-    v: Literal[1] = 1
+    v: StrictInt = Field(default=PROTOCOL_VERSION, ge=1, le=1, description="protocol version")
 
 
 class ErrorBody(BaseModel):

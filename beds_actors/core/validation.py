@@ -14,16 +14,33 @@ from beds_actors.core.payload import Request
 from beds_actors.registry import Field, Template
 from beds_actors.registry.models import GUID
 
+# Namespace of guids derived from a request's idempotency key (uuid5).
+GUID_NAMESPACE = uuid.UUID("6f1c7a52-3f0e-4a8e-9d59-2b1f4b6c9e10")
 
-def build_call(tpl: Template, req: Request, max_rows: int) -> Call:
-    """Validate `req` for `tpl` and return the adapter call; raise validation_failed otherwise."""
+
+def new_guid(template: str, idempotency_key: str | None) -> str:
+    """The guid a create assigns: derived from the key if any, so a redelivery reuses it."""
+    if idempotency_key:
+        return uuid.uuid5(GUID_NAMESPACE, f"{template}\x00{idempotency_key}").hex
+    return uuid.uuid4().hex
+
+
+def build_call(
+    tpl: Template, req: Request, max_rows: int, idempotency_key: str | None = None
+) -> Call:
+    """Validate `req` for `tpl` and return the adapter call; raise validation_failed otherwise.
+
+    `idempotency_key` (the AMQP message_id, else the client's event_id) fixes a create's guid,
+    so the same message delivered twice creates one record (the DBA procedure is idempotent).
+    """
     problems: list[str] = []
+    if req.limit is not None and req.op != "fetch":
+        problems.append("limit: only fetch takes a limit")
     if req.op == "create":
         values = _check_values(tpl, req.data, problems, creating=True)
         _forbid(req.query, "query", "create takes no query", problems)
         _raise(problems, tpl)
-        # BEDS assigns the external key; uuid4 keeps it opaque and unguessable.
-        return Call(tpl.name, "create", {GUID: uuid.uuid4().hex, **values})
+        return Call(tpl.name, "create", {GUID: new_guid(tpl.name, idempotency_key), **values})
     if req.op == "fetch":
         query = _check_query(tpl, req.query, problems)
         _forbid(req.data, "data", "fetch takes no data", problems)

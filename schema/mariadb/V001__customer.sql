@@ -2,7 +2,8 @@
 -- Idempotent: safe to apply any number of times (`beds schema apply`, run by make run / make test).
 -- Contract with templates/customer_rec.toml:
 --   v_customer                    read view, one row per record, TLA-prefixed columns
---   sp_customer_create(guid, name, email)   inserts, returns the new row as v_customer does
+--   sp_customer_create(guid, name, email)   inserts, returns the new row as v_customer does;
+--                                 idempotent on guid: a redelivered create returns the first row
 --   sp_customer_update(guid, name, email)   NULL keeps a column's value; returns the row, or no row
 --   sp_customer_delete(guid)      returns one row with `affected` (0 = not found)
 
@@ -25,7 +26,10 @@ DELIMITER //
 CREATE OR REPLACE PROCEDURE sp_customer_create(
     IN p_guid CHAR(32), IN p_name VARCHAR(100), IN p_email VARCHAR(254))
 BEGIN
-    INSERT INTO customer (cst_guid, cst_name, cst_email) VALUES (p_guid, p_name, p_email);
+    -- BEDS derives the guid from the message id, so a second delivery of the same create
+    -- must return the existing row instead of failing or inserting twice.
+    INSERT INTO customer (cst_guid, cst_name, cst_email) VALUES (p_guid, p_name, p_email)
+        ON DUPLICATE KEY UPDATE cst_guid = cst_guid;
     SELECT cst_guid, cst_name, cst_email, cst_created, cst_updated
       FROM v_customer WHERE cst_guid = p_guid;
 END //

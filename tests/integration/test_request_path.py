@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from beds_actors.client import BedsClient
+from beds_actors.client import BedsClient, BedsClientError
 from beds_actors.ipl import System
 
 pytestmark = pytest.mark.integration
@@ -163,3 +163,21 @@ async def test_concurrent_requests_cross_the_ray_hop_in_batches(
     after = await broker.stats.remote()
     assert after["received"] - before["received"] == 300
     assert after["batches"] - before["batches"] < 300  # many requests shared a hop
+
+
+async def test_the_same_create_message_delivered_twice_creates_one_record(
+    client: BedsClient,
+) -> None:
+    body = b'{"template": "customer", "op": "create", "data": {"name": "Twice"}}'
+    key = uuid.uuid4().hex
+    first = await client.send(body, "appServer.wBroker", message_id=key)
+    second = await client.send(body, "appServer.wBroker", message_id=key)
+    assert first["status"] == second["status"] == "ok"
+    assert first["data"]["guid"] == second["data"]["guid"]
+    other = await client.send(body, "appServer.wBroker", message_id=uuid.uuid4().hex)
+    assert other["data"]["guid"] != first["data"]["guid"]
+
+
+async def test_a_request_to_an_unbound_routing_key_fails_fast(client: BedsClient) -> None:
+    with pytest.raises(BedsClientError, match="no queue is bound"):
+        await client.call("customer", "fetch", broker="noSuchBroker", timeout_s=5)
