@@ -1,15 +1,29 @@
-"""The exchange and the per-broker queues every node of a role shares (docs/protocol.md)."""
+"""The exchange, the per-broker queues and their retry/dead-letter queues (docs/reliability.md)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, AbstractRobustConnection
 
 from beds_actors.config import AmqpConfig, BedsConfig
+from beds_actors.config.models import QueueType
 
 
 class AmqpUnavailable(Exception):
     """RabbitMQ refused or did not answer; the message names host:port and what to check."""
+
+
+def dlq_name(queue: str) -> str:
+    """The dead-letter queue of a broker queue."""
+    return f"{queue}.dlq"
+
+
+def retry_queue_name(queue: str, delay_ms: int) -> str:
+    """The TTL queue that holds a retry for `delay_ms` before it returns to `queue`."""
+    return f"{queue}.retry.{delay_ms}ms"
 
 
 async def connect(cfg: AmqpConfig, name: str) -> AbstractRobustConnection:
@@ -38,17 +52,55 @@ async def declare_exchange(channel: AbstractChannel, cfg: AmqpConfig) -> Abstrac
     return await channel.declare_exchange(cfg.exchange, aio_pika.ExchangeType.DIRECT, durable=True)
 
 
+def _type_args(queue_type: QueueType) -> dict[str, Any]:
+    return {"x-queue-type": queue_type}
+
+
+async def _declare(channel: AbstractChannel, name: str, args: dict[str, Any]) -> AbstractQueue:
+    try:
+        return await channel.declare_queue(name, durable=True, arguments=args)
+    except aiormq.exceptions.ChannelPreconditionFailed as exc:
+        raise AmqpUnavailable(
+            f"queue {name!r} already exists with other arguments than {args} ({exc}). It was "
+            "made by an older BEDS or with another queue_type: drain it, delete it "
+            f"(`rabbitmqctl delete_queue {name}`) and start again"
+        ) from None
+
+
 async def declare_broker_queue(
     channel: AbstractChannel, cfg: BedsConfig, broker: str, exchange: AbstractExchange
 ) -> AbstractQueue:
-    """Declare one broker's durable queue and bind it with routing key `<role>.<broker>`."""
-    queue = await channel.declare_queue(cfg.queue_name(broker), durable=True)
+    """Declare a broker's queue, its DLQ and TTL retry queues; bind it as `<role>.<broker>`.
+
+    Rejected messages and (quorum) messages past the native delivery limit dead-letter to the
+    DLQ; the dispatcher's own guards normally park them first, with an error reply.
+    """
+    name, queue_type = cfg.queue_name(broker), cfg.queue_type(broker)
+    await _declare(channel, dlq_name(name), _type_args(queue_type))
+    for delay_ms in cfg.retry.delays_ms():
+        await _declare(
+            channel,
+            retry_queue_name(name, delay_ms),
+            {
+                "x-message-ttl": delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": name,
+            },
+        )
+    args: dict[str, Any] = {
+        **_type_args(queue_type),
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": dlq_name(name),
+    }
+    if queue_type == "quorum":
+        args["x-delivery-limit"] = cfg.retry.max_deliveries + 2  # backstop only
+    queue = await _declare(channel, name, args)
     await queue.bind(exchange, routing_key=cfg.routing_key(broker))
     return queue
 
 
 async def declare_topology(connection: AbstractRobustConnection, cfg: BedsConfig) -> list[str]:
-    """Declare the exchange and every queue of this node's role; return the queue names."""
+    """Declare the exchange and every queue of this node's role; return the broker queues."""
     async with connection.channel() as channel:
         exchange = await declare_exchange(channel, cfg.amqp)
         names = []
@@ -56,3 +108,17 @@ async def declare_topology(connection: AbstractRobustConnection, cfg: BedsConfig
             queue = await declare_broker_queue(channel, cfg, broker, exchange)
             names.append(queue.name)
         return names
+
+
+async def delete_topology(connection: AbstractRobustConnection, cfg: BedsConfig) -> None:
+    """Delete this role's queues (with their retry queues and DLQs) and the exchange."""
+    async with connection.channel() as channel:
+        for broker in cfg.role.brokers:
+            name = cfg.queue_name(broker)
+            for queue in [
+                name,
+                dlq_name(name),
+                *(retry_queue_name(name, ms) for ms in cfg.retry.delays_ms()),
+            ]:
+                await channel.queue_delete(queue)
+        await channel.exchange_delete(cfg.amqp.exchange)

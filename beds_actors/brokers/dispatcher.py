@@ -7,14 +7,25 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 
 from beds_actors.amqp import topology
+from beds_actors.brokers.parking import (
+    EVENT,
+    Parking,
+    attempt_of,
+    counts_returns_itself,
+    returns_of,
+)
 from beds_actors.config import BedsConfig
-from beds_actors.core.errors import BedsError, ErrorCode
+from beds_actors.core.errors import RETRYABLE, BedsError, ErrorCode
 from beds_actors.core.events import new_event_id
 from beds_actors.core.namaste import Call, Outcome
 from beds_actors.core.payload import Request, decode_request, error_reply, ok_reply
@@ -25,6 +36,7 @@ log = logging.getLogger("beds.broker")
 
 # Sends one batch of calls to a store's adapter and returns one Outcome per call, in order.
 BatchRunner = Callable[[str, Sequence[Call]], Awaitable[list[Outcome]]]
+OPS = ("create", "fetch", "update", "delete")
 
 
 @dataclass(slots=True)
@@ -54,6 +66,9 @@ class DispatcherStats:
     replied_error: int = 0
     dropped_no_reply_to: int = 0
     batches: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    restamped: int = 0
 
 
 class Dispatcher:
@@ -75,11 +90,12 @@ class Dispatcher:
         self.origin = cfg.routing_key(broker)
         self.ops = frozenset(cfg.role.brokers[broker].ops)
         self.stats = DispatcherStats()
+        self.parking = Parking(cfg, broker)
         self._lanes: dict[str, Lane] = {}
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
-        self._queue: Any = None
         self._inflight = 0  # received and not yet acked
         self._drained = asyncio.Event()
         self._drained.set()
@@ -89,11 +105,20 @@ class Dispatcher:
         """Stable, readable instance name, also the Ray actor name."""
         return f"beds/{self.cfg.node.role}/{self.broker}/{self.instance}"
 
+    @property
+    def inflight(self) -> int:
+        """Messages received and not yet acked."""
+        return self._inflight
+
     async def start(self) -> None:
-        """Connect, declare this broker's queue, and start consuming with manual acks."""
+        """Connect, declare this broker's queues, and start consuming with manual acks."""
         bcfg = self.cfg.role.brokers[self.broker]
         self._connection = await topology.connect(self.cfg.amqp, self.name)
-        self._channel = await self._connection.channel(publisher_confirms=True)
+        # on_return_raises: a retry or DLQ publish that no queue takes must fail, not vanish.
+        self._channel = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
+        self.parking.channel = self._channel
         await self._channel.set_qos(prefetch_count=bcfg.prefetch)
         exchange = await topology.declare_exchange(self._channel, self.cfg.amqp)
         self._queue = await topology.declare_broker_queue(
@@ -119,11 +144,6 @@ class Dispatcher:
 
     # --- per message -----------------------------------------------------------------
 
-    @property
-    def inflight(self) -> int:
-        """Messages received and not yet acked."""
-        return self._inflight
-
     def _settled(self, count: int) -> None:
         self._inflight -= count
         if self._inflight == 0:
@@ -135,16 +155,17 @@ class Dispatcher:
         queued = False
         try:
             self.stats.received += 1
+            if await self._guard_redelivery(message):
+                return
             request: Request | None = None
             try:
                 request = decode_request(message.body, self.cfg.limits.max_body_bytes)
                 pending = self._admit(message, request)
             except BedsError as exc:
-                event_id = (request.event_id if request else None) or new_event_id(self.origin)
+                event_id = self._event_id(message, request)
                 parent = request.parent_event_id if request else None
-                await self._reply(
-                    message, error_reply(event_id, parent, exc.code, exc.message), ok=False
-                )
+                body = error_reply(event_id, parent, exc.code, exc.message)
+                await self._reply(message, body, ok=False)
                 await message.ack()
                 return
             lane = self._lane(self.registry.templates[pending.call.template].store)
@@ -154,15 +175,49 @@ class Dispatcher:
         except Exception as exc:  # never let one message kill the consumer; answer it instead
             log.exception("%s: unexpected error handling a message", self.name)
             body = error_reply(new_event_id(self.origin), None, ErrorCode.INTERNAL_ERROR, repr(exc))
-            await self._reply(message, body, ok=False)
-            await message.ack()
+            with contextlib.suppress(Exception):
+                await self._reply(message, body, ok=False)
+                await message.ack()
         finally:
             if not queued:
                 self._settled(1)
 
+    async def _guard_redelivery(self, message: AbstractIncomingMessage) -> bool:
+        """Park a request that keeps coming back unanswered (poison); True when handled here.
+
+        A request is redelivered when the broker holding it died or lost RabbitMQ. Quorum
+        queues count that themselves; on classic queues the count travels in a header, so a
+        redelivered request is re-published once with the count and the original acked.
+        """
+        returns = returns_of(message)
+        if returns >= self.cfg.retry.max_deliveries:
+            text = (
+                f"request was delivered {returns + 1} times without being answered (its broker "
+                f"crashed or lost RabbitMQ each time); parked in {self.parking.dlq}"
+            )
+            await self.parking.dead_letter(message, "poison_message", text, attempt_of(message))
+            self.stats.dead_lettered += 1
+            event_id = self._event_id(message, None)
+            await self._reply(message, error_reply(event_id, None, ErrorCode.INTERNAL_ERROR, text))
+            await message.ack()
+            return True
+        if message.redelivered and not counts_returns_itself(message):
+            await self.parking.restamp(message, returns)
+            self.stats.restamped += 1
+            await message.ack()
+            return True
+        return False
+
+    def _event_id(self, message: AbstractIncomingMessage, req: Request | None) -> str:
+        """The client's event id, else the one assigned on the first try, else a new one."""
+        if req is not None and req.event_id:
+            return req.event_id
+        stamped = (message.headers or {}).get(EVENT)
+        return str(stamped) if stamped else new_event_id(self.origin)
+
     def _admit(self, message: AbstractIncomingMessage, req: Request) -> Pending:
         """Validate a decoded request against this broker and its template."""
-        if req.op not in ("create", "fetch", "update", "delete"):
+        if req.op not in OPS:
             raise BedsError(
                 ErrorCode.UNKNOWN_OP, f"unknown op {req.op!r}; use create, fetch, update or delete"
             )
@@ -184,9 +239,7 @@ class Dispatcher:
             )
         key = message.message_id or req.event_id
         call = build_call(tpl, req, self.cfg.limits.max_fetch_rows, key)
-        return Pending(
-            message, req.event_id or new_event_id(self.origin), req.parent_event_id, call
-        )
+        return Pending(message, self._event_id(message, req), req.parent_event_id, call)
 
     # --- batches ---------------------------------------------------------------------
 
@@ -208,32 +261,46 @@ class Dispatcher:
                 await self._run(lane.store, batch)
 
     async def _run(self, store: str, batch: list[Pending]) -> None:
-        """Answer a batch: replies confirmed first, then acks, so nothing is acked unanswered."""
+        """Settle a batch (replies, retries, DLQ all confirmed), then ack it: nothing is lost."""
         self.stats.batches += 1
         try:
             outcomes = await self._outcomes(store, batch)
-            replies = []
-            for item, outcome in zip(batch, outcomes, strict=True):
-                if outcome.code is None:
-                    body = ok_reply(item.event_id, item.parent_event_id, outcome.data)
-                else:
-                    code = ErrorCode(outcome.code)
-                    body = error_reply(
-                        item.event_id, item.parent_event_id, code, outcome.message or ""
-                    )
-                replies.append(self._reply(item.message, body, ok=outcome.ok))
-            await asyncio.gather(*replies)
+            await asyncio.gather(
+                *(
+                    self._settle(item, outcome)
+                    for item, outcome in zip(batch, outcomes, strict=True)
+                )
+            )
             for item in batch:
                 await item.message.ack()
         except Exception:
             # Typically the connection dropped: unacked messages return to the queue and are
             # redelivered. If the channel survived, hand them back now rather than holding them.
-            log.exception("%s: batch of %d not fully answered; requeued", self.name, len(batch))
+            log.exception("%s: batch of %d not fully settled; requeued", self.name, len(batch))
             for item in batch:
                 with contextlib.suppress(Exception):
                     await item.message.nack(requeue=True)
         finally:
             self._settled(len(batch))
+
+    async def _settle(self, item: Pending, outcome: Outcome) -> None:
+        """Reply, schedule a retry with backoff, or park in the DLQ, as the outcome calls for."""
+        if outcome.code is None:
+            body = ok_reply(item.event_id, item.parent_event_id, outcome.data)
+            await self._reply(item.message, body)
+            return
+        code, text = ErrorCode(outcome.code), outcome.message or ""
+        if code in RETRYABLE:
+            attempt = attempt_of(item.message)
+            if attempt < self.cfg.retry.max_attempts:
+                await self.parking.retry(item.message, attempt + 1, text, item.event_id)
+                self.stats.retried += 1
+                return
+            await self.parking.dead_letter(item.message, code.value, text, attempt)
+            self.stats.dead_lettered += 1
+            text = f"{text} — gave up after {attempt} attempts; parked in {self.parking.dlq}"
+        body = error_reply(item.event_id, item.parent_event_id, code, text)
+        await self._reply(item.message, body, ok=False)
 
     async def _outcomes(self, store: str, batch: list[Pending]) -> list[Outcome]:
         calls = [item.call for item in batch]
@@ -246,7 +313,9 @@ class Dispatcher:
             message = f"store {store!r} adapter unavailable: {type(exc).__name__}"
             return [Outcome(code=ErrorCode.BACKEND_UNAVAILABLE, message=message)] * len(calls)
 
-    async def _reply(self, message: AbstractIncomingMessage, body: bytes, *, ok: bool) -> None:
+    async def _reply(
+        self, message: AbstractIncomingMessage, body: bytes, *, ok: bool = True
+    ) -> None:
         """Publish a reply to `reply_to` and wait for the broker's confirm."""
         if not message.reply_to:
             # Fire-and-forget request: it was executed; there is nobody to answer.

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Op = Literal["create", "fetch", "update", "delete"]
 Env = Literal["dev", "qa", "prod"]
+QueueType = Literal["classic", "quorum"]
 ALL_OPS: tuple[Op, ...] = ("create", "fetch", "update", "delete")
 
 
@@ -36,6 +37,9 @@ class AmqpConfig(_Strict):
     queue_prefix: str = "beds."
     heartbeat_s: int = Field(default=30, ge=0)
     connect_timeout_s: float = Field(default=5.0, gt=0)
+    queue_type: QueueType = Field(
+        default="quorum", description="type of broker queues and their DLQs (docs/reliability.md)"
+    )
 
     @property
     def url(self) -> str:
@@ -95,6 +99,29 @@ class BrokerConfig(_Strict):
     ops: list[Op] = Field(default_factory=lambda: list(ALL_OPS))
     num_cpus: float = Field(default=0.0, ge=0)
     max_batch: int = Field(default=256, ge=1)
+    queue_type: QueueType | None = Field(default=None, description="default: amqp.queue_type")
+
+
+class RetryConfig(_Strict):
+    """What happens to a request whose backend failed (docs/reliability.md)."""
+
+    max_attempts: int = Field(default=6, ge=1, le=100, description="tries before the DLQ")
+    backoff_s: list[float] = Field(
+        default_factory=lambda: [1.0, 2.0, 4.0, 8.0, 15.0],
+        min_length=1,
+        description="delay before retry n (the last value repeats)",
+    )
+    max_deliveries: int = Field(
+        default=5, ge=1, le=100, description="deliveries without an answer before the DLQ"
+    )
+
+    def delay_ms(self, attempt: int) -> int:
+        """Delay before running `attempt` (2, 3, …), in whole milliseconds."""
+        return int(self.backoff_s[min(attempt - 2, len(self.backoff_s) - 1)] * 1000)
+
+    def delays_ms(self) -> list[int]:
+        """Every distinct delay: one TTL retry queue each."""
+        return sorted({int(s * 1000) for s in self.backoff_s})
 
 
 class RoleConfig(_Strict):
@@ -110,6 +137,7 @@ class BedsConfig(_Strict):
     amqp: AmqpConfig = AmqpConfig()
     ray: RayConfig = RayConfig()
     limits: LimitsConfig = LimitsConfig()
+    retry: RetryConfig = RetryConfig()
     templates_dir: str = "templates"
     stores: dict[str, StoreConfig] = Field(default_factory=dict)
     roles: dict[str, RoleConfig] = Field(default_factory=dict)
@@ -136,3 +164,7 @@ class BedsConfig(_Strict):
     def queue_name(self, broker: str) -> str:
         """Queue name a broker of this node's role consumes."""
         return f"{self.amqp.queue_prefix}{self.node.role}.{broker}"
+
+    def queue_type(self, broker: str) -> QueueType:
+        """Classic or quorum, for a broker's queue and its DLQ."""
+        return self.role.brokers[broker].queue_type or self.amqp.queue_type

@@ -6,10 +6,20 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from beds_actors.amqp.topology import connect, delete_topology
 from beds_actors.client import BedsClient
 from beds_actors.config import BedsConfig
 from beds_actors.ipl import System, ipl
 from beds_actors.stores.schema import apply_schema
+
+
+async def reset_topology(cfg: BedsConfig) -> None:
+    """Start from empty test queues, whatever an earlier (maybe older) run left behind."""
+    connection = await connect(cfg.amqp, "beds-test-reset")
+    try:
+        await delete_topology(connection, cfg)
+    finally:
+        await connection.close()
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +27,7 @@ async def beds(test_config: BedsConfig) -> AsyncIterator[System]:
     """BEDS up on local Ray (schema applied first); stopped, with Ray, at session end."""
     for name, store in test_config.stores.items():
         await apply_schema(name, store)
+    await reset_topology(test_config)
     system = await ipl(lambda: test_config)
     yield system
     await system.stop()

@@ -10,21 +10,38 @@ import sys
 import time
 from pathlib import Path
 
+from collections.abc import AsyncIterator
+
 import aio_pika
 import psutil
 import pytest
 
 from beds_actors.client import BedsClient
-from tests.conftest import TEST_CONFIG
+from tests.conftest import TEST_CONFIG, load_test_config
+from tests.integration.conftest import reset_topology
 
 pytestmark = pytest.mark.integration
 BEDS = str(Path(sys.executable).with_name("beds"))
+# Subprocess systems get their own exchange, queues and Ray namespace.
+ISOLATED = {
+    "BEDS__AMQP__EXCHANGE": "beds_lifecycle_test",
+    "BEDS__AMQP__QUEUE_PREFIX": "beds_lifecycle_test.",
+    "BEDS__RAY__NAMESPACE": "beds_lifecycle_test",
+}
+CONFIG = load_test_config(**ISOLATED)
+
+
+@pytest.fixture(autouse=True, scope="module")
+async def isolated_topology() -> AsyncIterator[None]:
+    await reset_topology(CONFIG)
+    yield
+    await reset_topology(CONFIG)
 
 
 def beds_env(**overrides: str) -> dict[str, str]:
-    """Environment for a `beds` subprocess on the test config, with BEDS__ overrides."""
+    """Environment for a `beds` subprocess on the isolated test config, with BEDS__ overrides."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEDS")}
-    env.update({"BEDS_CONFIG": str(TEST_CONFIG), "BEDS_ENV": "dev", **overrides})
+    env.update({"BEDS_CONFIG": str(TEST_CONFIG), "BEDS_ENV": "dev", **ISOLATED, **overrides})
     return env
 
 
@@ -90,30 +107,14 @@ async def queue_state(url: str, names: list[str]) -> dict[str, tuple[int, int]]:
         await connection.close()
 
 
-async def cleanup_amqp(url: str, exchange: str, names: list[str]) -> None:
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        for name in names:
-            await channel.queue_delete(name)
-        await channel.exchange_delete(exchange)
-    finally:
-        await connection.close()
-
-
 async def test_sigterm_under_load_answers_or_keeps_every_request_and_leaves_nothing() -> None:
-    exchange, prefix = "beds_shutdown_test", "beds_shutdown_test."
-    queues = [f"{prefix}appServer.rBroker", f"{prefix}appServer.wBroker"]
-    url = "amqp://guest:guest@127.0.0.1:5672/"
+    exchange, url = CONFIG.amqp.exchange, CONFIG.amqp.url
+    queues = [CONFIG.queue_name("rBroker"), CONFIG.queue_name("wBroker")]
     log_path = Path(f"/tmp/beds-shutdown-test-{os.getpid()}.log")
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [BEDS, "up"],
-            env=beds_env(
-                BEDS__AMQP__EXCHANGE=exchange,
-                BEDS__AMQP__QUEUE_PREFIX=prefix,
-                BEDS__RAY__NAMESPACE="beds_shutdown_test",
-            ),
+            env=beds_env(),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -157,5 +158,4 @@ async def test_sigterm_under_load_answers_or_keeps_every_request_and_leaves_noth
     finally:
         if proc.poll() is None:
             proc.kill()
-        await cleanup_amqp(url, exchange, queues)
         log_path.unlink(missing_ok=True)
