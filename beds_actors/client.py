@@ -59,7 +59,11 @@ class BedsClient:
         return cls(cfg.amqp.url, exchange=cfg.amqp.exchange, role=cfg.node.role, **kwargs)
 
     async def connect(self) -> BedsClient:
-        """Connect and start listening on an exclusive, server-named reply queue."""
+        """Connect and listen on an exclusive reply queue named by the client.
+
+        A client-chosen name survives a reconnect (aio-pika re-declares the same queue), so
+        replies to requests sent before a RabbitMQ restart still find their way back.
+        """
         self._connection = await aio_pika.connect_robust(
             self.url, client_properties={"connection_name": "beds-client"}
         )
@@ -67,7 +71,9 @@ class BedsClient:
         self._channel = await self._connection.channel(
             publisher_confirms=True, on_return_raises=True
         )
-        self._reply_queue = await self._channel.declare_queue(exclusive=True, auto_delete=True)
+        self._reply_queue = await self._channel.declare_queue(
+            f"beds.reply.{uuid.uuid4().hex}", exclusive=True, auto_delete=True
+        )
         await self._reply_queue.consume(self._on_reply, no_ack=True)
         return self
 
@@ -103,6 +109,7 @@ class BedsClient:
         parent_event_id: str | None = None,
         broker: str | None = None,
         timeout_s: float | None = None,
+        retries: int = 0,
     ) -> dict[str, Any]:
         """Send one request and return the decoded reply (`status`, `event_id`, `data`/`error`)."""
         body: dict[str, Any] = {"template": template, "op": op}
@@ -116,49 +123,89 @@ class BedsClient:
             if value is not None:
                 body[key] = value
         routing_key = f"{self.role}.{broker or self.routes.get(op, 'rBroker')}"
-        return await self.send(orjson.dumps(body), routing_key, timeout_s=timeout_s)
+        return await self.send(
+            orjson.dumps(body), routing_key, timeout_s=timeout_s, retries=retries
+        )
 
     async def send(
-        self, body: bytes, routing_key: str, *, timeout_s: float | None = None, **properties: Any
+        self,
+        body: bytes,
+        routing_key: str,
+        *,
+        timeout_s: float | None = None,
+        retries: int = 0,
+        **properties: Any,
     ) -> dict[str, Any]:
         """Publish raw bytes with reply_to/correlation_id and await the reply (any body)."""
-        reply = await self.send_raw(body, routing_key, timeout_s=timeout_s, **properties)
+        reply = await self.send_raw(
+            body, routing_key, timeout_s=timeout_s, retries=retries, **properties
+        )
         decoded: dict[str, Any] = orjson.loads(reply.body)
         return decoded
 
     async def send_raw(
-        self, body: bytes, routing_key: str, *, timeout_s: float | None = None, **properties: Any
+        self,
+        body: bytes,
+        routing_key: str,
+        *,
+        timeout_s: float | None = None,
+        retries: int = 0,
+        **properties: Any,
     ) -> AbstractIncomingMessage:
-        """Like `send` but returns the reply message itself."""
+        """Like `send` but returns the reply message itself.
+
+        The request is persistent and carries a `message_id`; with `retries`, an unanswered
+        request is sent again with the same ids, which BEDS treats idempotently.
+        """
         if self._channel is None or self._reply_queue is None:
             raise BedsClientError("not connected: use `async with BedsClient(...)` or connect()")
         correlation_id = uuid.uuid4().hex
         future: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
         self._waiting[correlation_id] = future
-        props = {"content_type": "application/json", **properties}
+        props = {
+            "content_type": "application/json",
+            "delivery_mode": aio_pika.DeliveryMode.PERSISTENT,
+            **properties,
+        }
         props.setdefault("message_id", correlation_id)  # makes a redelivered create idempotent
         message = aio_pika.Message(
             body, correlation_id=correlation_id, reply_to=self._reply_queue.name, **props
         )
-        exchange = await self._channel.get_exchange(self.exchange_name, ensure=False)
+        timeout = timeout_s or self.timeout_s
         try:
+            for _ in range(retries + 1):
+                deadline = asyncio.get_running_loop().time() + timeout
+                await self._publish(message, routing_key, deadline)
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        return await asyncio.shield(future)
+                except TimeoutError:
+                    continue
+            raise BedsClientError(
+                f"no reply from {routing_key!r} within {timeout:g}s x {retries + 1} "
+                "(is BEDS up? `beds up`)"
+            )
+        finally:
+            self._waiting.pop(correlation_id, None)
+
+    async def _publish(self, message: aio_pika.Message, routing_key: str, deadline: float) -> None:
+        """Publish with confirm; while RabbitMQ is unreachable, wait for the reconnect."""
+        assert self._channel is not None and self._connection is not None
+        while True:
             try:
+                exchange = await self._channel.get_exchange(self.exchange_name, ensure=False)
                 await exchange.publish(message, routing_key=routing_key, mandatory=True)
+                return
             except aio_pika.exceptions.DeliveryError as exc:
                 raise BedsClientError(
                     f"no queue is bound to routing key {routing_key!r} on exchange "
                     f"{self.exchange_name!r} — is BEDS running with that broker? ({exc})"
                 ) from None
-            timeout = timeout_s or self.timeout_s
-            try:
-                async with asyncio.timeout(timeout):
-                    return await future
-            except TimeoutError:
-                raise BedsClientError(
-                    f"no reply from {routing_key!r} within {timeout:g}s (is BEDS up? `beds up`)"
-                ) from None
-        finally:
-            self._waiting.pop(correlation_id, None)
+            except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise BedsClientError(f"cannot publish to RabbitMQ: {exc!r}") from None
+                await asyncio.sleep(min(0.2, remaining))
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         future = self._waiting.get(message.correlation_id or "")

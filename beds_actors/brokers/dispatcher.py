@@ -251,14 +251,30 @@ class Dispatcher:
         return lane
 
     async def _drain(self, lane: Lane) -> None:
-        """One batch in flight per lane; the next batch is everything that queued meanwhile."""
-        max_batch = self.cfg.role.brokers[self.broker].max_batch
+        """Greedy batching: the next batch is everything that queued while the last one ran.
+
+        Normally one batch is in flight, which keeps batches large. A batch that runs past
+        `batch_stall_ms` (a slow procedure, a sick database) does not hold up the queue: the
+        next batch goes out beside it, up to `max_batches_in_flight`.
+        """
+        bcfg = self.cfg.role.brokers[self.broker]
+        stall_s = bcfg.batch_stall_ms / 1000
+        running: set[asyncio.Task[None]] = set()
         while True:
             await lane.wake.wait()
             lane.wake.clear()
             while lane.queue:
-                batch, lane.queue[:] = lane.queue[:max_batch], lane.queue[max_batch:]
-                await self._run(lane.store, batch)
+                if running:
+                    done, _ = await asyncio.wait(running, timeout=stall_s)
+                    running -= done
+                if len(running) >= bcfg.max_batches_in_flight:
+                    done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    running -= done
+                batch = lane.queue[: bcfg.max_batch]
+                del lane.queue[: bcfg.max_batch]
+                task = asyncio.create_task(self._run(lane.store, batch))
+                running.add(task)
+                task.add_done_callback(running.discard)
 
     async def _run(self, store: str, batch: list[Pending]) -> None:
         """Settle a batch (replies, retries, DLQ all confirmed), then ack it: nothing is lost."""

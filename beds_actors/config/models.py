@@ -99,6 +99,10 @@ class BrokerConfig(_Strict):
     ops: list[Op] = Field(default_factory=lambda: list(ALL_OPS))
     num_cpus: float = Field(default=0.0, ge=0)
     max_batch: int = Field(default=256, ge=1)
+    batch_stall_ms: float = Field(
+        default=50.0, ge=0, description="a batch running longer lets the next one start beside it"
+    )
+    max_batches_in_flight: int = Field(default=4, ge=1, le=64)
     queue_type: QueueType | None = Field(default=None, description="default: amqp.queue_type")
 
 

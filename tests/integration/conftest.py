@@ -11,6 +11,7 @@ from beds_actors.client import BedsClient
 from beds_actors.config import BedsConfig
 from beds_actors.ipl import System, ipl
 from beds_actors.stores.schema import apply_schema
+from tests.conftest import FIXTURES
 
 
 async def reset_topology(cfg: BedsConfig) -> None:
@@ -25,8 +26,9 @@ async def reset_topology(cfg: BedsConfig) -> None:
 @pytest.fixture(scope="session")
 async def beds(test_config: BedsConfig) -> AsyncIterator[System]:
     """BEDS up on local Ray (schema applied first); stopped, with Ray, at session end."""
-    for name, store in test_config.stores.items():
-        await apply_schema(name, store)
+    main = test_config.stores["main"]
+    await apply_schema("main", main)
+    await apply_schema("main", main.model_copy(update={"schema_dir": str(FIXTURES / "schema")}))
     await reset_topology(test_config)
     system = await ipl(lambda: test_config)
     yield system

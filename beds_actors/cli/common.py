@@ -1,0 +1,25 @@
+"""What every `beds` subcommand shares: how errors are printed and how config is loaded."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from beds_actors.config import BedsConfig, ConfigError, load
+
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def fail(message: str) -> None:
+    """Print an error for the operator: red, unwrapped, brackets shown literally."""
+    err.print(escape(message), style="red")
+
+
+def config_or_exit() -> BedsConfig:
+    """Load the config, or print every problem and exit 2."""
+    try:
+        return load()
+    except ConfigError as exc:
+        fail(str(exc))
+        raise typer.Exit(2) from None
