@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from beds_actors.config import BedsConfig, ConfigError, load
+from beds_actors.cli.common import config_or_exit, err, fail
+from beds_actors.cli.dlq import app as dlq_app
 from beds_actors.registry import TemplateError, load_registry
 
 app = typer.Typer(
@@ -25,20 +25,8 @@ schema_app = typer.Typer(help="DBA-owned schema objects.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(config_app, name="config")
-err = Console(stderr=True, soft_wrap=True)
-
-
-def fail(message: str) -> None:
-    """Print an error for the operator: red, unwrapped, brackets shown literally."""
-    err.print(escape(message), style="red")
-
-
-def _config() -> BedsConfig:
-    try:
-        return load()
-    except ConfigError as exc:
-        fail(str(exc))
-        raise typer.Exit(2) from None
+app.add_typer(dlq_app, name="dlq")
+_config = config_or_exit
 
 
 def _json_arg(value: str | None, option: str) -> dict[str, Any] | None:
