@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,8 +16,9 @@ from beds_actors.logs import setup_logging
 from beds_actors.registry import Registry
 
 
-# No Ray restarts: a restarted actor would not consume until start() is called again.
-@ray.remote(max_restarts=0)
+# Ray restarts a dead broker process (same handle, same name); the supervisor then calls
+# ensure_started(), because consuming needs an async start that __init__ cannot do.
+@ray.remote(max_restarts=-1, max_task_retries=0)
 class BrokerActor:
     """Ray lifecycle around one Dispatcher: start() connects and consumes; stop() drains."""
 
@@ -31,6 +33,8 @@ class BrokerActor:
         setup_logging(cfg.logging)
         self._adapters = {store: itertools.cycle(handles) for store, handles in adapters.items()}
         self.dispatcher = Dispatcher(cfg, broker, instance, registry, self._run_batch)
+        self._started = False
+        self._stopping = False
 
     async def _run_batch(self, store: str, calls: Sequence[Call]) -> list[Outcome]:
         handle = next(self._adapters[store])
@@ -40,12 +44,27 @@ class BrokerActor:
     async def start(self) -> str:
         """Connect to RabbitMQ and start consuming; returns the instance name."""
         await self.dispatcher.start()
+        self._started = True
         return self.dispatcher.name
+
+    async def ensure_started(self) -> str | None:
+        """Start if this process is a restart that is not consuming yet; returns why, or None."""
+        if self._started or self._stopping:
+            return None
+        await self.start()
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            return "its process died; Ray restarted it and it consumes again"
+        return "started"
 
     async def stop(self) -> dict[str, int]:
         """Stop consuming, finish in-flight requests, close; returns the final counters."""
+        self._stopping = True
         await self.dispatcher.stop()
         return vars(self.dispatcher.stats)
+
+    async def pid(self) -> int:
+        """OS process id (operators and fault tests)."""
+        return os.getpid()
 
     async def stats(self) -> dict[str, int]:
         """Counters since start."""

@@ -58,6 +58,9 @@ class RayConfig(_Strict):
     namespace: str = "beds"
     include_dashboard: bool = False
     actor_start_timeout_s: float = Field(default=60.0, gt=0)
+    supervise_interval_s: float = Field(
+        default=1.0, gt=0, description="how often the supervisor checks every broker actor"
+    )
 
 
 class LimitsConfig(_Strict):

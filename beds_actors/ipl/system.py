@@ -12,6 +12,7 @@ import ray
 from beds_actors.adapters.actor import AdapterActor
 from beds_actors.brokers.actor import BrokerActor
 from beds_actors.config import BedsConfig
+from beds_actors.ipl.supervisor import Supervisor
 from beds_actors.registry import Registry
 
 log = logging.getLogger("beds.system")
@@ -26,6 +27,7 @@ class System:
     ray_started: bool = False
     adapters: dict[str, list[Any]] = field(default_factory=dict)
     brokers: dict[str, Any] = field(default_factory=dict)
+    supervisor: Supervisor | None = None
 
     async def spawn(self) -> None:
         """Create and start the adapter actors for used stores, then the broker actors."""
@@ -34,6 +36,7 @@ class System:
         for store in sorted(self.registry.by_store()):
             handle = AdapterActor.options(  # type: ignore[attr-defined]
                 name=f"beds/{role}/adapter/{store}/0",
+                namespace=self.cfg.ray.namespace,
                 num_cpus=0,
                 label_selector={"role": role},
             ).remote(self.cfg, store, self.registry)
@@ -47,14 +50,19 @@ class System:
                 name = f"beds/{role}/{broker}/{i}"
                 self.brokers[name] = BrokerActor.options(  # type: ignore[attr-defined]
                     name=name,
+                    namespace=self.cfg.ray.namespace,
                     num_cpus=bcfg.num_cpus,
                     label_selector={"role": role},
                 ).remote(self.cfg, broker, i, self.registry, self.adapters)
         await _started({h.start.remote(): n for n, h in self.brokers.items()}, timeout)
+        self.supervisor = Supervisor(self.brokers, self.cfg.ray.supervise_interval_s)
+        self.supervisor.start()
 
     async def stop(self) -> dict[str, Any]:
         """Stop consuming everywhere, drain in-flight work, close pools, release the actors."""
         stats: dict[str, Any] = {}
+        if self.supervisor is not None:
+            await self.supervisor.stop()
         results = await asyncio.gather(
             *(h.stop.remote() for h in self.brokers.values()), return_exceptions=True
         )
