@@ -67,5 +67,5 @@ class BrokerActor:
         return os.getpid()
 
     async def stats(self) -> dict[str, int]:
-        """Counters since start."""
-        return dict(vars(self.dispatcher.stats))
+        """Counters since start, plus messages received and not yet acked (`inflight`)."""
+        return {**vars(self.dispatcher.stats), "inflight": self.dispatcher.inflight}
