@@ -65,7 +65,7 @@ class BedsClient:
         replies to requests sent before a RabbitMQ restart still find their way back.
         """
         self._connection = await aio_pika.connect_robust(
-            self.url, client_properties={"connection_name": "beds-client"}
+            self.url, client_properties={"connection_name": "beds-client"}, reconnect_interval=1
         )
         # on_return_raises: a mandatory publish that no queue takes fails instead of timing out.
         self._channel = await self._connection.channel(

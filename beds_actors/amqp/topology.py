@@ -34,6 +34,7 @@ async def connect(cfg: AmqpConfig, name: str) -> AbstractRobustConnection:
             timeout=cfg.connect_timeout_s,
             client_properties={"connection_name": name},
             heartbeat=cfg.heartbeat_s,
+            reconnect_interval=cfg.reconnect_interval_s,
         )
     except aio_pika.exceptions.ProbableAuthenticationError as exc:
         raise AmqpUnavailable(

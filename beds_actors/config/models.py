@@ -37,6 +37,7 @@ class AmqpConfig(_Strict):
     queue_prefix: str = "beds."
     heartbeat_s: int = Field(default=30, ge=0)
     connect_timeout_s: float = Field(default=5.0, gt=0)
+    reconnect_interval_s: float = Field(default=1.0, gt=0, description="pause between reconnects")
     queue_type: QueueType = Field(
         default="quorum", description="type of broker queues and their DLQs (docs/reliability.md)"
     )

@@ -1,4 +1,4 @@
-"""One BEDS system on one local Ray for the whole session, against the real services."""
+"""One BEDS system for the whole session, against the real RabbitMQ and MariaDB."""
 
 from __future__ import annotations
 
@@ -6,33 +6,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from beds_actors.amqp.topology import connect, delete_topology
 from beds_actors.client import BedsClient
 from beds_actors.config import BedsConfig
-from beds_actors.ipl import System, ipl
-from beds_actors.stores.schema import apply_schema
-from tests.conftest import FIXTURES
-
-
-async def reset_topology(cfg: BedsConfig) -> None:
-    """Start from empty test queues, whatever an earlier (maybe older) run left behind."""
-    connection = await connect(cfg.amqp, "beds-test-reset")
-    try:
-        await delete_topology(connection, cfg)
-    finally:
-        await connection.close()
+from beds_actors.ipl import System
+from tests.conftest import running_beds
 
 
 @pytest.fixture(scope="session")
-async def beds(test_config: BedsConfig) -> AsyncIterator[System]:
-    """BEDS up on local Ray (schema applied first); stopped, with Ray, at session end."""
-    main = test_config.stores["main"]
-    await apply_schema("main", main)
-    await apply_schema("main", main.model_copy(update={"schema_dir": str(FIXTURES / "schema")}))
-    await reset_topology(test_config)
-    system = await ipl(lambda: test_config)
-    yield system
-    await system.stop()
+async def beds(test_config: BedsConfig, local_ray: None) -> AsyncIterator[System]:
+    """BEDS up on the session's local Ray (schema applied first), stopped at session end."""
+    async with running_beds(test_config) as system:
+        yield system
 
 
 @pytest.fixture(scope="session")

@@ -38,9 +38,7 @@ TEXT = st.one_of(NASTY_TEXT, st.text(max_size=40))
 SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), TEXT)
 JSON = st.recursive(
     SCALAR,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)),
     max_leaves=12,
 )
 FIELD_NAMES = st.one_of(
@@ -83,7 +81,7 @@ BODY = st.one_of(
     st.binary(max_size=200),
     st.builds(lambda n: b"[" * n + b"]" * n, st.integers(1, 5000)),
     st.builds(lambda n: b'{"a":' * n + b"1" + b"}" * n, st.integers(1, 3000)),
-    st.just(b'{"template": "customer", "op": "fetch", "query": {"name": "' + b"y" * 70_000 + b'"}}'),
+    st.just(b'{"template": "customer", "op": "fetch", "query": {"name": "%s"}}' % (b"y" * 70_000)),
 )
 HEADER_VALUE = st.one_of(
     st.integers(-(2**31), 2**31), TEXT, st.booleans(), st.binary(max_size=20).map(bytearray)

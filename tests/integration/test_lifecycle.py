@@ -16,8 +16,7 @@ import psutil
 import pytest
 
 from beds_actors.client import BedsClient
-from tests.conftest import TEST_CONFIG, load_test_config
-from tests.integration.conftest import reset_topology
+from tests.conftest import TEST_CONFIG, load_test_config, reset_topology
 
 pytestmark = pytest.mark.integration
 BEDS = str(Path(sys.executable).with_name("beds"))
