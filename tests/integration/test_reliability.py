@@ -50,7 +50,7 @@ async def test_backend_outage_is_retried_then_parked_with_its_reason(
     assert mine[0].parked_at
 
 
-async def test_browsing_a_dlq_leaves_it_as_it_was(test_config: BedsConfig) -> None:
+async def test_browsing_a_dlq_leaves_it_as_it_was(beds: System, test_config: BedsConfig) -> None:
     first = await parked(test_config, "wBroker")
     second = await parked(test_config, "wBroker")
     assert [p.message_id for p in first] == [p.message_id for p in second]
@@ -139,7 +139,7 @@ async def test_dlq_commands_list_replay_and_purge(
     assert await parked(test_config, "wBroker") == []
 
 
-async def test_persistent_requests_wait_in_a_durable_queue(test_config: BedsConfig) -> None:
+async def test_every_broker_queue_has_its_consumer(beds: System, test_config: BedsConfig) -> None:
     connection = await aio_pika.connect(test_config.amqp.url)
     try:
         channel = await connection.channel()
@@ -148,3 +148,34 @@ async def test_persistent_requests_wait_in_a_durable_queue(test_config: BedsConf
             assert queue.declaration_result.consumer_count == 1
     finally:
         await connection.close()
+
+
+async def test_a_client_that_leaves_before_its_reply_leaks_nothing(
+    client: BedsClient, beds: System, test_config: BedsConfig
+) -> None:
+    broker = beds.brokers["beds/appServer/rBroker/0"]
+    before = await broker.stats.remote()
+    leaver = await BedsClient.from_config(test_config).connect()
+    reply_queue = leaver._reply_queue.name if leaver._reply_queue else ""
+    pending = asyncio.ensure_future(
+        leaver.call("slowpoke", "fetch", query={"delay_ms": 500}, timeout_s=30)
+    )
+    await asyncio.sleep(0.2)  # the request is at the adapter now
+    await leaver.close()  # its exclusive reply queue goes with the connection
+    with pytest.raises(Exception, match="closed"):
+        await pending
+    for _ in range(50):
+        after = await broker.stats.remote()
+        if after["received"] > before["received"] and after["inflight"] == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert after["replied_ok"] == before["replied_ok"] + 1  # published, dropped by RabbitMQ
+    assert after["inflight"] == 0
+    connection = await aio_pika.connect(test_config.amqp.url)
+    try:
+        channel = await connection.channel()
+        with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):
+            await channel.declare_queue(reply_queue, passive=True)
+    finally:
+        await connection.close()
+    assert (await client.call("customer", "fetch", query={"name": "nobody"}))["status"] == "ok"
