@@ -69,14 +69,18 @@ async def _declare(channel: AbstractChannel, name: str, args: dict[str, Any]) ->
 
 
 async def declare_broker_queue(
-    channel: AbstractChannel, cfg: BedsConfig, broker: str, exchange: AbstractExchange
+    channel: AbstractChannel,
+    cfg: BedsConfig,
+    broker: str,
+    exchange: AbstractExchange,
+    role: str | None = None,
 ) -> AbstractQueue:
     """Declare a broker's queue, its DLQ and TTL retry queues; bind it as `<role>.<broker>`.
 
     Rejected messages and (quorum) messages past the native delivery limit dead-letter to the
     DLQ; the dispatcher's own guards normally park them first, with an error reply.
     """
-    name, queue_type = cfg.queue_name(broker), cfg.queue_type(broker)
+    name, queue_type = cfg.queue_name(broker, role), cfg.queue_type(broker, role)
     await _declare(channel, dlq_name(name), _type_args(queue_type))
     for delay_ms in cfg.retry.delays_ms():
         await _declare(
@@ -96,26 +100,26 @@ async def declare_broker_queue(
     if queue_type == "quorum":
         args["x-delivery-limit"] = cfg.retry.max_deliveries + 2  # backstop only
     queue = await _declare(channel, name, args)
-    await queue.bind(exchange, routing_key=cfg.routing_key(broker))
+    await queue.bind(exchange, routing_key=cfg.routing_key(broker, role))
     return queue
 
 
 async def declare_topology(connection: AbstractRobustConnection, cfg: BedsConfig) -> list[str]:
-    """Declare the exchange and every queue of this node's role; return the broker queues."""
+    """Declare the exchange and every queue of this node's roles; return the broker queues."""
     async with connection.channel() as channel:
         exchange = await declare_exchange(channel, cfg.amqp)
         names = []
-        for broker in cfg.role.brokers:
-            queue = await declare_broker_queue(channel, cfg, broker, exchange)
+        for role, broker, _ in cfg.brokers():
+            queue = await declare_broker_queue(channel, cfg, broker, exchange, role)
             names.append(queue.name)
         return names
 
 
 async def delete_topology(connection: AbstractRobustConnection, cfg: BedsConfig) -> None:
-    """Delete this role's queues (with their retry queues and DLQs) and the exchange."""
+    """Delete this node's queues (with their retry queues and DLQs) and the exchange."""
     async with connection.channel() as channel:
-        for broker in cfg.role.brokers:
-            name = cfg.queue_name(broker)
+        for role, broker, _ in cfg.brokers():
+            name = cfg.queue_name(broker, role)
             for queue in [
                 name,
                 dlq_name(name),

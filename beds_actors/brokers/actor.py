@@ -25,6 +25,7 @@ class BrokerActor:
     def __init__(
         self,
         cfg: BedsConfig,
+        role: str,
         broker: str,
         instance: int,
         registry: Registry,
@@ -32,7 +33,7 @@ class BrokerActor:
     ) -> None:
         setup_logging(cfg.logging)
         self._adapters = {store: itertools.cycle(handles) for store, handles in adapters.items()}
-        self.dispatcher = Dispatcher(cfg, broker, instance, registry, self._run_batch)
+        self.dispatcher = Dispatcher(cfg, role, broker, instance, registry, self._run_batch)
         self._started = False
         self._stopping = False
 

@@ -77,20 +77,24 @@ class Dispatcher:
     def __init__(
         self,
         cfg: BedsConfig,
+        role: str,
         broker: str,
         instance: int,
         registry: Registry,
         run_batch: BatchRunner,
     ) -> None:
         self.cfg = cfg
+        self.role = role
         self.broker = broker
+        self.bcfg = cfg.broker(role, broker)
         self.instance = instance
         self.registry = registry
         self.run_batch = run_batch
-        self.origin = cfg.routing_key(broker)
-        self.ops = frozenset(cfg.role.brokers[broker].ops)
+        self.origin = cfg.routing_key(broker, role)
+        self.ops = frozenset(self.bcfg.ops)
+        self.templates = None if self.bcfg.templates is None else frozenset(self.bcfg.templates)
         self.stats = DispatcherStats()
-        self.parking = Parking(cfg, broker)
+        self.parking = Parking(cfg, role, broker)
         self._lanes: dict[str, Lane] = {}
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -103,7 +107,7 @@ class Dispatcher:
     @property
     def name(self) -> str:
         """Stable, readable instance name, also the Ray actor name."""
-        return f"beds/{self.cfg.node.role}/{self.broker}/{self.instance}"
+        return f"beds/{self.role}/{self.broker}/{self.instance}"
 
     @property
     def inflight(self) -> int:
@@ -112,7 +116,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Connect, declare this broker's queues, and start consuming with manual acks."""
-        bcfg = self.cfg.role.brokers[self.broker]
+        bcfg = self.bcfg
         self._connection = await topology.connect(self.cfg.amqp, self.name)
         # on_return_raises: a retry or DLQ publish that no queue takes must fail, not vanish.
         self._channel = await self._connection.channel(
@@ -122,7 +126,7 @@ class Dispatcher:
         await self._channel.set_qos(prefetch_count=bcfg.prefetch)
         exchange = await topology.declare_exchange(self._channel, self.cfg.amqp)
         self._queue = await topology.declare_broker_queue(
-            self._channel, self.cfg, self.broker, exchange
+            self._channel, self.cfg, self.broker, exchange, self.role
         )
         self._consumer_tag = await self._queue.consume(self._on_message, no_ack=False)
         log.info("%s consuming %s (prefetch %d)", self.name, self._queue.name, bcfg.prefetch)
@@ -228,6 +232,12 @@ class Dispatcher:
                 "publish to the broker for that op (docs/protocol.md)",
             )
         tpl = self.registry.get(req.template)
+        if tpl is not None and self.templates is not None and tpl.name not in self.templates:
+            raise BedsError(
+                ErrorCode.UNKNOWN_TEMPLATE,
+                f"{self.origin} does not serve template {tpl.name!r} "
+                f"(it serves {sorted(self.templates)})",
+            )
         if tpl is None:
             raise BedsError(
                 ErrorCode.UNKNOWN_TEMPLATE,
@@ -257,7 +267,7 @@ class Dispatcher:
         `batch_stall_ms` (a slow procedure, a sick database) does not hold up the queue: the
         next batch goes out beside it, up to `max_batches_in_flight`.
         """
-        bcfg = self.cfg.role.brokers[self.broker]
+        bcfg = self.bcfg
         stall_s = bcfg.batch_stall_ms / 1000
         running: set[asyncio.Task[None]] = set()
         while True:

@@ -51,9 +51,9 @@ def _int(value: Any, default: int) -> int:
 class Parking:
     """Publishes copies of a request to its retry queues, its DLQ, or back to its queue."""
 
-    def __init__(self, cfg: BedsConfig, broker: str) -> None:
+    def __init__(self, cfg: BedsConfig, role: str, broker: str) -> None:
         self.cfg = cfg
-        self.queue = cfg.queue_name(broker)
+        self.queue = cfg.queue_name(broker, role)
         self.dlq = dlq_name(self.queue)
         self.channel: AbstractChannel | None = None
 

@@ -36,7 +36,7 @@ def submit(
     job_id = client.submit_job(
         entrypoint="beds up",
         submission_id=None,
-        runtime_env={"env_vars": {"BEDS__NODE__ROLE": role, "BEDS_ENV": env}},
+        runtime_env={"env_vars": {"BEDS__NODE__ROLES": f'["{role}"]', "BEDS_ENV": env}},
         metadata={"beds_role": role},
     )
     typer.echo(f"submitted BEDS role {role} as Ray job {job_id}")

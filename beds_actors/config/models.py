@@ -17,10 +17,15 @@ class _Strict(BaseModel):
 
 
 class NodeConfig(_Strict):
-    """Which role this process plays; the only thing that makes nodes differ."""
+    """Which roles this process runs; the only thing that makes nodes differ."""
 
-    role: str = "appServer"
+    roles: list[str] = Field(default_factory=lambda: ["appServer"], min_length=1)
     name: str = "local"
+
+    @property
+    def role(self) -> str:
+        """The first role: what clients and CLI commands address by default."""
+        return self.roles[0]
 
 
 class LoggingConfig(_Strict):
@@ -88,7 +93,8 @@ class StoreConfig(_Strict):
 
     kind: Literal["mariadb", "mongodb"]
     required: bool = True
-    pool_size: int = Field(default=10, ge=1, le=500)
+    pool_size: int = Field(default=10, ge=1, le=500, description="connections per adapter actor")
+    actors: int = Field(default=1, ge=1, le=64, description="adapter actors per node")
     master: DbEndpoint
     secondary: DbEndpoint | None = None
     connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -107,6 +113,9 @@ class BrokerConfig(_Strict):
         default=50.0, ge=0, description="a batch running longer lets the next one start beside it"
     )
     max_batches_in_flight: int = Field(default=4, ge=1, le=64)
+    templates: list[str] | None = Field(
+        default=None, description="templates this broker serves; default: every template"
+    )
     queue_type: QueueType | None = Field(default=None, description="default: amqp.queue_type")
 
 
@@ -151,28 +160,37 @@ class BedsConfig(_Strict):
     roles: dict[str, RoleConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _role_is_configured(self) -> BedsConfig:
-        if self.node.role not in self.roles:
+    def _roles_are_configured(self) -> BedsConfig:
+        missing = [r for r in self.node.roles if r not in self.roles]
+        if missing:
             known = ", ".join(sorted(self.roles)) or "none"
             raise ValueError(
-                f"node.role = {self.node.role!r} has no [roles.{self.node.role}] table "
+                f"node.roles names {missing} without a [roles.<role>] table "
                 f"(configured roles: {known})"
             )
         return self
 
     @property
     def role(self) -> RoleConfig:
-        """The role table of this node."""
+        """The role table of this node's first role."""
         return self.roles[self.node.role]
 
-    def routing_key(self, broker: str) -> str:
-        """Routing key of a broker of this node's role: `<role>.<broker>`."""
-        return f"{self.node.role}.{broker}"
+    def brokers(self) -> list[tuple[str, str, BrokerConfig]]:
+        """(role, broker, its config) for every broker this node runs."""
+        return [(r, b, c) for r in self.node.roles for b, c in self.roles[r].brokers.items()]
 
-    def queue_name(self, broker: str) -> str:
-        """Queue name a broker of this node's role consumes."""
-        return f"{self.amqp.queue_prefix}{self.node.role}.{broker}"
+    def broker(self, role: str, broker: str) -> BrokerConfig:
+        """One broker's config."""
+        return self.roles[role].brokers[broker]
 
-    def queue_type(self, broker: str) -> QueueType:
+    def routing_key(self, broker: str, role: str | None = None) -> str:
+        """Routing key of a broker: `<role>.<broker>` (role: this node's first by default)."""
+        return f"{role or self.node.role}.{broker}"
+
+    def queue_name(self, broker: str, role: str | None = None) -> str:
+        """Queue name a broker consumes: `<queue_prefix><role>.<broker>`."""
+        return f"{self.amqp.queue_prefix}{role or self.node.role}.{broker}"
+
+    def queue_type(self, broker: str, role: str | None = None) -> QueueType:
         """Classic or quorum, for a broker's queue and its DLQ."""
-        return self.role.brokers[broker].queue_type or self.amqp.queue_type
+        return self.broker(role or self.node.role, broker).queue_type or self.amqp.queue_type

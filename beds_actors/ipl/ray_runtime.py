@@ -7,6 +7,7 @@ import os
 import ray
 
 from beds_actors.config import BedsConfig
+from beds_actors.ipl.placement import ROLE_LABEL, carries, node_labels
 
 # Ray's defaults that would send traffic off this machine or to the outward address.
 _LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -30,7 +31,7 @@ def start_ray(cfg: BedsConfig) -> bool:
             ray.init(
                 namespace=cfg.ray.namespace,
                 include_dashboard=cfg.ray.include_dashboard,
-                labels={"role": cfg.node.role},
+                labels=node_labels(cfg.node.roles),
                 log_to_driver=True,
                 configure_logging=False,
             )
@@ -57,12 +58,14 @@ def keep_local_node_on_loopback() -> None:
         ray_constants.ENABLE_RAY_CLUSTER = False
 
 
-def require_role_node(role: str) -> None:
-    """Fail loudly instead of leaving actors pending when no live node has `role=<role>`."""
+def require_role_nodes(roles: list[str]) -> None:
+    """Fail loudly instead of leaving actors pending when no live node carries a role."""
     labels = [n.get("Labels", {}) for n in ray.nodes() if n.get("Alive")]
-    if not any(lbl.get("role") == role for lbl in labels):
-        seen = sorted({lbl.get("role", "<none>") for lbl in labels})
-        raise RayUnavailable(
-            f"no live Ray node carries label role={role} (node roles: {seen}); start one with "
-            f"`ray start --labels=role={role} --address=<head>` or change node.role"
-        )
+    for role in roles:
+        if not any(carries(lbl, role) for lbl in labels):
+            seen = sorted({lbl.get(ROLE_LABEL, "<none>") for lbl in labels})
+            raise RayUnavailable(
+                f"no live Ray node carries label {ROLE_LABEL}={role} (node roles: {seen}); "
+                f"start one with `ray start --labels={ROLE_LABEL}={role} --address=<head>`, "
+                "or change node.roles"
+            )

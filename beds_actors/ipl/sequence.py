@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from beds_actors.amqp.topology import AmqpUnavailable, connect, declare_topology
 from beds_actors.config import BedsConfig, ConfigError, load
 from beds_actors.ipl.preflight import preflight
-from beds_actors.ipl.ray_runtime import RayUnavailable, require_role_node, start_ray
+from beds_actors.ipl.ray_runtime import RayUnavailable, require_role_nodes, start_ray
 from beds_actors.ipl.system import System
 from beds_actors.logs import setup_logging
 from beds_actors.registry import TemplateError, load_registry
@@ -41,7 +41,7 @@ async def ipl(load_config: Callable[[], BedsConfig] = load) -> System:
         cfg = load_config()
     with _step("logging"):
         setup_logging(cfg.logging)
-        log.info("node %s, role %s, env %s", cfg.node.name, cfg.node.role, cfg.env)
+        log.info("node %s, roles %s, env %s", cfg.node.name, ", ".join(cfg.node.roles), cfg.env)
     with _step("preflight"):
         for result in await preflight(cfg):
             target = result.target
@@ -61,7 +61,7 @@ async def ipl(load_config: Callable[[], BedsConfig] = load) -> System:
                     cfg.env,
                 )
     with _step("amqp"):
-        connection = await connect(cfg.amqp, f"beds/{cfg.node.role}/ipl")
+        connection = await connect(cfg.amqp, f"beds/{cfg.node.name}/ipl")
         try:
             for queue in await declare_topology(connection, cfg):
                 log.info("  declared queue %s", queue)
@@ -73,7 +73,7 @@ async def ipl(load_config: Callable[[], BedsConfig] = load) -> System:
     system = System(cfg, registry)
     with _step("ray"):
         system.ray_started = start_ray(cfg)
-        require_role_node(cfg.node.role)
+        require_role_nodes(cfg.node.roles)
     with _step("actors"):
         try:
             await system.spawn()
@@ -85,5 +85,5 @@ async def ipl(load_config: Callable[[], BedsConfig] = load) -> System:
             len(system.brokers),
             sum(len(h) for h in system.adapters.values()),
         )
-    log.info("IPL complete: BEDS %s ready", cfg.node.role)
+    log.info("IPL complete: BEDS %s ready", ", ".join(cfg.node.roles))
     return system

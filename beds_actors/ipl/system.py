@@ -1,4 +1,4 @@
-"""A running BEDS node: its adapter and broker actors, and the one way to stop them."""
+"""A running BEDS node: its adapter actors, its broker pool, its supervisor, and stop()."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 import ray
 
 from beds_actors.adapters.actor import AdapterActor
-from beds_actors.brokers.actor import BrokerActor
+from beds_actors.brokers.pool import BrokerPool
 from beds_actors.config import BedsConfig
+from beds_actors.ipl.placement import selector
 from beds_actors.ipl.supervisor import Supervisor
 from beds_actors.registry import Registry
 
@@ -20,60 +21,54 @@ log = logging.getLogger("beds.system")
 
 @dataclass
 class System:
-    """Handles to every actor this node spawned; `stop()` is the coordinated shutdown."""
+    """Everything this node spawned; `stop()` is the coordinated shutdown."""
 
     cfg: BedsConfig
     registry: Registry
     ray_started: bool = False
     adapters: dict[str, list[Any]] = field(default_factory=dict)
-    brokers: dict[str, Any] = field(default_factory=dict)
+    pool: BrokerPool | None = None
     supervisor: Supervisor | None = None
 
+    @property
+    def brokers(self) -> dict[str, Any]:
+        """Broker actor handles by name (`beds/<role>/<broker>/<i>`)."""
+        return self.pool.actors if self.pool is not None else {}
+
     async def spawn(self) -> None:
-        """Create and start the adapter actors for used stores, then the broker actors."""
-        role = self.cfg.node.role
-        timeout = self.cfg.ray.actor_start_timeout_s
-        for store in sorted(self.registry.by_store()):
-            handle = AdapterActor.options(  # type: ignore[attr-defined]
-                name=f"beds/{role}/adapter/{store}/0",
-                namespace=self.cfg.ray.namespace,
-                num_cpus=0,
-                label_selector={"role": role},
-            ).remote(self.cfg, store, self.registry)
-            self.adapters[store] = [handle]
-        await _started(
-            {h.start.remote(): f"adapter {s}" for s, hs in self.adapters.items() for h in hs},
-            timeout,
-        )
-        for broker, bcfg in self.cfg.role.brokers.items():
-            for i in range(bcfg.instances):
-                name = f"beds/{role}/{broker}/{i}"
-                self.brokers[name] = BrokerActor.options(  # type: ignore[attr-defined]
-                    name=name,
-                    namespace=self.cfg.ray.namespace,
-                    num_cpus=bcfg.num_cpus,
-                    label_selector={"role": role},
-                ).remote(self.cfg, broker, i, self.registry, self.adapters)
-        await _started({h.start.remote(): n for n, h in self.brokers.items()}, timeout)
-        self.supervisor = Supervisor(self.brokers, self.cfg.ray.supervise_interval_s)
+        """Start the adapter actors of the stores in use, then every configured broker."""
+        await self._spawn_adapters()
+        self.pool = BrokerPool(self.cfg, self.registry, self.adapters)
+        await self.pool.start_configured()
+        self.supervisor = Supervisor(self.pool.actors, self.cfg.ray.supervise_interval_s)
         self.supervisor.start()
+
+    async def _spawn_adapters(self) -> None:
+        """Adapter actors are pooled per store and shared by every broker of this node."""
+        pending = {}
+        for store in sorted(self.registry.by_store()):
+            handles = [
+                AdapterActor.options(  # type: ignore[attr-defined]
+                    name=f"beds/{self.cfg.node.name}/adapter/{store}/{i}",
+                    namespace=self.cfg.ray.namespace,
+                    num_cpus=0,
+                    label_selector=selector(*self.cfg.node.roles),
+                ).remote(self.cfg, store, self.registry)
+                for i in range(self.cfg.stores[store].actors)
+            ]
+            self.adapters[store] = handles
+            pending.update({h.start.remote(): f"adapter of store {store}" for h in handles})
+        await _started(pending, self.cfg.ray.actor_start_timeout_s)
 
     async def stop(self) -> dict[str, Any]:
         """Stop consuming everywhere, drain in-flight work, close pools, release the actors."""
-        stats: dict[str, Any] = {}
         if self.supervisor is not None:
             await self.supervisor.stop()
-        results = await asyncio.gather(
-            *(h.stop.remote() for h in self.brokers.values()), return_exceptions=True
-        )
-        for name, result in zip(self.brokers, results, strict=True):
-            stats[name] = result
-        await asyncio.gather(
-            *(h.stop.remote() for hs in self.adapters.values() for h in hs), return_exceptions=True
-        )
-        for handle in [*self.brokers.values(), *(h for hs in self.adapters.values() for h in hs)]:
+        stats = await self.pool.stop_all() if self.pool is not None else {}
+        adapters = [h for hs in self.adapters.values() for h in hs]
+        await asyncio.gather(*(h.stop.remote() for h in adapters), return_exceptions=True)
+        for handle in adapters:
             ray.kill(handle, no_restart=True)
-        self.brokers.clear()
         self.adapters.clear()
         if self.ray_started:
             ray.shutdown()
@@ -87,6 +82,8 @@ async def _started(pending: dict[Any, str], timeout_s: float) -> None:
         return await ref
 
     tasks = {asyncio.ensure_future(wait(ref)): name for ref, name in pending.items()}
+    if not tasks:
+        return
     done, not_done = await asyncio.wait(tasks, timeout=timeout_s)
     problems = []
     for task in not_done:

@@ -107,13 +107,17 @@ def beds_cli(*args: str) -> subprocess.CompletedProcess[str]:
 async def test_dlq_commands_list_replay_and_purge(
     client: BedsClient, test_config: BedsConfig
 ) -> None:
-    body = b'{"template": "ghost", "op": "create", "data": {"name": "Boo"}}'
-    await client.send(body, "appServer.wBroker")
     dlq = dlq_name(test_config.queue_name("wBroker"))
-    before = await parked(test_config, "wBroker")
-    depth = len(before)
-    ghosts = sum(b'"ghost"' in p.body for p in before)  # these fail again after a replay
-    assert ghosts >= 1
+    connection = await connect(test_config.amqp, "test-dlq")
+    try:
+        await dlq_ops.purge(connection, dlq)  # only this test's requests from here on
+    finally:
+        await connection.close()
+    body = b'{"template": "ghost", "op": "create", "data": {"name": "Boo"}}'
+    for _ in range(3):
+        await client.send(body, "appServer.wBroker", message_id=uuid.uuid4().hex)
+    depth = ghosts = 3  # the ghost store is down for good: these fail again after a replay
+    assert len(await parked(test_config, "wBroker")) == depth
 
     listed = await asyncio.to_thread(beds_cli, "dlq", "list", "wBroker")
     assert listed.returncode == 0, listed.stderr

@@ -14,7 +14,7 @@ BASE = """
     templates_dir = "tpl"
 
     [node]
-    role = "appServer"
+    roles = ["appServer"]
 
     [amqp]
     host = "base-host"
@@ -155,8 +155,8 @@ def test_toml_syntax_error_names_the_file(write_config, broken):
 
 
 def test_role_without_roles_table_fails(write_config):
-    base = write_config(BASE.replace('role = "appServer"', 'role = "admin"'))
-    with pytest.raises(ConfigError, match=r"no \[roles\.admin\] table"):
+    base = write_config(BASE.replace('roles = ["appServer"]', 'roles = ["admin"]'))
+    with pytest.raises(ConfigError, match=r"\['admin'\] without a \[roles.<role>\] table"):
         load_from(base, environ={})
 
 
