@@ -49,14 +49,16 @@ class BedsClient:
         self._waiting: dict[str, asyncio.Future[AbstractIncomingMessage]] = {}
 
     @classmethod
-    def from_config(cls, cfg: BedsConfig, **kwargs: Any) -> BedsClient:
-        """A client for the RabbitMQ, exchange and role of a loaded config (op → broker too)."""
+    def from_config(cls, cfg: BedsConfig, role: str | None = None, **kwargs: Any) -> BedsClient:
+        """A client for a config's RabbitMQ and exchange, addressing `role` (default: the
+        node's first); each op goes to the first of the role's brokers that serves it."""
+        role = role or cfg.node.role
         routes: dict[str, str] = {}
-        for broker, bcfg in cfg.role.brokers.items():
+        for broker, bcfg in cfg.roles[role].brokers.items():
             for op in bcfg.ops:
                 routes.setdefault(op, broker)
         kwargs.setdefault("routes", routes or None)
-        return cls(cfg.amqp.url, exchange=cfg.amqp.exchange, role=cfg.node.role, **kwargs)
+        return cls(cfg.amqp.url, exchange=cfg.amqp.exchange, role=role, **kwargs)
 
     async def connect(self) -> BedsClient:
         """Connect and listen on an exclusive reply queue named by the client.

@@ -30,10 +30,13 @@ def test_config() -> BedsConfig:
     return load_test_config()
 
 
+ALL_ROLES = '["appServer", "admin", "segundo", "tercero"]'
+
+
 @pytest.fixture(scope="session")
-def local_ray(test_config: BedsConfig) -> Iterator[None]:
-    """One local Ray node (role label appServer, loopback only) shared by every system."""
-    started = start_ray(test_config)
+def local_ray() -> Iterator[None]:
+    """One local Ray node carrying every role (label role=any, loopback only) for all systems."""
+    started = start_ray(load_test_config(BEDS__NODE__ROLES=ALL_ROLES))
     yield
     if started:
         ray.shutdown()

@@ -16,6 +16,11 @@ class AmqpUnavailable(Exception):
     """RabbitMQ refused or did not answer; the message names host:port and what to check."""
 
 
+def control_exchange_name(cfg: AmqpConfig) -> str:
+    """The fanout exchange admin commands are published to; every node listens on it."""
+    return f"{cfg.exchange}.control"
+
+
 def dlq_name(queue: str) -> str:
     """The dead-letter queue of a broker queue."""
     return f"{queue}.dlq"

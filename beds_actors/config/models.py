@@ -119,6 +119,13 @@ class BrokerConfig(_Strict):
     queue_type: QueueType | None = Field(default=None, description="default: amqp.queue_type")
 
 
+class AdminConfig(_Strict):
+    """Admin commands (status, scale, swap, shutdown) need a token; nodes keep its hash."""
+
+    token_hash: str = Field(default="", description="argon2 hash: `beds admin hash-token`")
+    token: str = Field(default="", description="what `beds` CLI commands send (env file only)")
+
+
 class RetryConfig(_Strict):
     """What happens to a request whose backend failed (docs/reliability.md)."""
 
@@ -155,6 +162,7 @@ class BedsConfig(_Strict):
     ray: RayConfig = RayConfig()
     limits: LimitsConfig = LimitsConfig()
     retry: RetryConfig = RetryConfig()
+    admin: AdminConfig = AdminConfig()
     templates_dir: str = "templates"
     stores: dict[str, StoreConfig] = Field(default_factory=dict)
     roles: dict[str, RoleConfig] = Field(default_factory=dict)

@@ -10,6 +10,7 @@ from typing import Any
 import ray
 
 from beds_actors.adapters.actor import AdapterActor
+from beds_actors.admin.server import ControlServer
 from beds_actors.brokers.pool import BrokerPool
 from beds_actors.config import BedsConfig
 from beds_actors.ipl.placement import selector
@@ -29,6 +30,8 @@ class System:
     adapters: dict[str, list[Any]] = field(default_factory=dict)
     pool: BrokerPool | None = None
     supervisor: Supervisor | None = None
+    control: ControlServer | None = None
+    shutdown_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def brokers(self) -> dict[str, Any]:
@@ -42,6 +45,12 @@ class System:
         await self.pool.start_configured()
         self.supervisor = Supervisor(self.pool.actors, self.cfg.ray.supervise_interval_s)
         self.supervisor.start()
+        self.control = ControlServer(self, self.shutdown_requested.set)
+        await self.control.start()
+
+    def restarts(self) -> dict[str, int]:
+        """Restarts per broker instance since this node started."""
+        return dict(self.supervisor.restarts) if self.supervisor is not None else {}
 
     async def _spawn_adapters(self) -> None:
         """Adapter actors are pooled per store and shared by every broker of this node."""
@@ -62,6 +71,8 @@ class System:
 
     async def stop(self) -> dict[str, Any]:
         """Stop consuming everywhere, drain in-flight work, close pools, release the actors."""
+        if self.control is not None:
+            await self.control.stop()
         if self.supervisor is not None:
             await self.supervisor.stop()
         stats = await self.pool.stop_all() if self.pool is not None else {}
