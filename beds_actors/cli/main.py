@@ -12,6 +12,7 @@ import orjson
 import typer
 from rich.markup import escape
 
+from beds_actors.cli.admin import register as register_admin_commands
 from beds_actors.cli.common import config_or_exit, err, fail
 from beds_actors.cli.dlq import app as dlq_app
 from beds_actors.registry import TemplateError, load_registry
@@ -26,6 +27,7 @@ config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(config_app, name="config")
 app.add_typer(dlq_app, name="dlq")
+register_admin_commands(app)
 _config = config_or_exit
 
 
@@ -60,8 +62,11 @@ def up() -> None:
         # the driver instead of shutting down cleanly.
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        err.print("[green]BEDS ready[/green] — Ctrl-C to stop")
-        await stop.wait()
+        err.print("[green]BEDS ready[/green] — Ctrl-C (or `beds shutdown`) to stop")
+        stopper = asyncio.ensure_future(system.shutdown_requested.wait())
+        await asyncio.wait(
+            [asyncio.ensure_future(stop.wait()), stopper], return_when=asyncio.FIRST_COMPLETED
+        )
         err.print("shutting down: stop consuming, finish in-flight, close pools ...")
         stats = await system.stop()
         err.print(escape(f"stopped cleanly: {stats}"))
@@ -131,12 +136,16 @@ def config_check() -> None:
     except TemplateError as exc:
         fail(str(exc))
         raise typer.Exit(2) from None
-    print(f"env {cfg.env}, node {cfg.node.name}, role {cfg.node.role}")
+    print(f"env {cfg.env}, node {cfg.node.name}, roles {', '.join(cfg.node.roles)}")
     print(f"amqp {cfg.amqp.where} exchange {cfg.amqp.exchange!r}")
     for name, store in cfg.stores.items():
         print(f"store {name}: {store.kind} {store.master.where} pool {store.pool_size}")
-    for broker, bcfg in cfg.role.brokers.items():
-        print(f"broker {cfg.routing_key(broker)}: {bcfg.instances} x, ops {', '.join(bcfg.ops)}")
+    for role, broker, bcfg in cfg.brokers():
+        served = "all templates" if bcfg.templates is None else ", ".join(bcfg.templates) or "none"
+        print(
+            f"broker {cfg.routing_key(broker, role)}: {bcfg.instances} x, "
+            f"ops {', '.join(bcfg.ops)}; templates: {served}"
+        )
     print(f"templates: {', '.join(registry.names())}")
 
 
