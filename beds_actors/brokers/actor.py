@@ -67,6 +67,10 @@ class BrokerActor:
         """OS process id (operators and fault tests)."""
         return os.getpid()
 
+    async def node_id(self) -> str:
+        """The Ray node this instance runs on."""
+        return ray.get_runtime_context().get_node_id()
+
     async def stats(self) -> dict[str, int]:
         """Counters since start, plus messages received and not yet acked (`inflight`)."""
         return {**vars(self.dispatcher.stats), "inflight": self.dispatcher.inflight}
