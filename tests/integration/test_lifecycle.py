@@ -98,7 +98,10 @@ async def queue_state(url: str, names: list[str]) -> dict[str, tuple[int, int]]:
         await connection.close()
 
 
-async def test_sigterm_under_load_answers_or_keeps_every_request_and_leaves_nothing() -> None:
+@pytest.mark.parametrize("stop_with", ["SIGTERM", "beds shutdown"])
+async def test_stop_under_load_answers_or_keeps_every_request_and_leaves_nothing(
+    stop_with: str,
+) -> None:
     exchange, url = CONFIG.amqp.exchange, CONFIG.amqp.url
     queues = [CONFIG.queue_name("rBroker"), CONFIG.queue_name("wBroker")]
     log_path = Path(f"/tmp/beds-shutdown-test-{os.getpid()}.log")
@@ -126,7 +129,19 @@ async def test_sigterm_under_load_answers_or_keeps_every_request_and_leaves_noth
             ]
             while sum(c.done() for c in calls) < 20:
                 await asyncio.sleep(0.01)
-            proc.send_signal(signal.SIGTERM)
+            if stop_with == "SIGTERM":
+                proc.send_signal(signal.SIGTERM)
+            else:  # the admin command, over AMQP, as an operator sends it
+                command = await asyncio.to_thread(
+                    subprocess.run,
+                    [BEDS, "shutdown"],
+                    env=beds_env(),
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+                assert command.returncode == 0, command.stderr
+                assert "shutting down" in command.stdout
             rc = await asyncio.to_thread(proc.wait, 90)
             assert rc == 0, log_path.read_text()[-3000:]
             # BEDS is gone: whatever it answered has arrived within a moment.
