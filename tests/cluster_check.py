@@ -14,12 +14,12 @@ import sys
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
-import psutil  # noqa: E402
-import ray  # noqa: E402
-from ray.cluster_utils import Cluster  # noqa: E402
+import psutil
+import ray
+from ray.cluster_utils import Cluster
 
-from beds_actors.ipl import IplError, ipl  # noqa: E402
-from tests.conftest import load_test_config  # noqa: E402
+from beds_actors.ipl import IplError, ipl
+from tests.conftest import load_test_config
 
 
 def outside_loopback() -> list[str]:
