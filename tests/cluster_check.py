@@ -33,9 +33,9 @@ def outside_loopback() -> list[str]:
             continue
         for c in conns:
             for addr in (c.laddr, c.raddr):
-                if addr and not addr.ip.removeprefix("::ffff:").startswith("127."):
-                    if addr.ip not in ("0.0.0.0", "::"):
-                        bad.append(f"{proc.name()}: {addr.ip}:{addr.port}")
+                local = addr and addr.ip.removeprefix("::ffff:").startswith("127.")
+                if addr and not local and addr.ip not in ("0.0.0.0", "::"):
+                    bad.append(f"{proc.name()}: {addr.ip}:{addr.port}")
     return bad
 
 

@@ -6,14 +6,13 @@ import asyncio
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from beds_actors.admin.client import AdminError, admin_token, broadcast
 from beds_actors.admin.commands import Command, CommandName, NodeReply
-from beds_actors.cli.common import config_or_exit, fail
+from beds_actors.cli.common import config_or_exit, fail, stdout_console
 
-out = Console(soft_wrap=True, highlight=False)
+out = stdout_console()
 Target = Annotated[str, typer.Argument(help="<role>.<broker>, e.g. appServer.rBroker")]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -9,6 +11,11 @@ from rich.markup import escape
 from beds_actors.config import BedsConfig, ConfigError, load
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def stdout_console() -> Console:
+    """Console for tables: the terminal's width, or wide enough not to cut text in a pipe."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 240)
 
 
 def fail(message: str) -> None:

@@ -9,16 +9,15 @@ from typing import Annotated, TypeVar
 import orjson
 import typer
 from aio_pika.abc import AbstractRobustConnection
-from rich.console import Console
 from rich.table import Table
 
 from beds_actors.amqp import dlq as ops
 from beds_actors.amqp.topology import connect, dlq_name
-from beds_actors.cli.common import config_or_exit, fail
+from beds_actors.cli.common import config_or_exit, fail, stdout_console
 from beds_actors.config import BedsConfig
 
 app = typer.Typer(help="Dead-lettered requests (docs/reliability.md).", no_args_is_help=True)
-out = Console(soft_wrap=True, highlight=False)
+out = stdout_console()
 T = TypeVar("T")
 Broker = Annotated[str, typer.Argument(help="broker name, e.g. wBroker (of this node's role)")]
 

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.markup import escape
 
 from beds_actors.cli.admin import register as register_admin_commands
 from beds_actors.cli.common import config_or_exit, err, fail
@@ -69,7 +68,16 @@ def up() -> None:
         )
         err.print("shutting down: stop consuming, finish in-flight, close pools ...")
         stats = await system.stop()
-        err.print(escape(f"stopped cleanly: {stats}"))
+        counters = [s for s in stats.values() if isinstance(s, dict)]
+        answered = sum(s.get("replied_ok", 0) + s.get("replied_error", 0) for s in counters)
+        err.print(
+            f"stopped cleanly: {len(stats)} broker instance(s), {answered} request(s) answered"
+            + (
+                f", {len(stats) - len(counters)} did not stop cleanly"
+                if len(counters) < len(stats)
+                else ""
+            )
+        )
         return 0
 
     raise typer.Exit(asyncio.run(main()))
