@@ -177,8 +177,9 @@ def test_absolute_dirs_are_kept(write_config, tmp_path):
 def test_shipped_beds_toml_validates_on_its_own(repo_root, tmp_path):
     base = Path(shutil.copy(repo_root / "config" / "beds.toml", tmp_path / "beds.toml"))
     cfg = load_from(base, environ={})
-    assert cfg.node.role == "appServer"
-    assert set(cfg.role.brokers) == {"rBroker", "wBroker"}
+    assert cfg.node.roles == ["appServer", "admin", "segundo", "tercero"]
+    assert set(cfg.role.brokers) == {"rBroker", "wBroker", "mBroker"}
+    assert {b for _, b, _ in cfg.brokers()} >= {"adminLogsBroker", "whBroker", "sBroker"}
     assert cfg.stores["main"].kind == "mariadb"
 
 
