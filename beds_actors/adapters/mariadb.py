@@ -26,6 +26,7 @@ _DUPLICATE = 1062
 _SIGNAL = 1644  # SIGNAL SQLSTATE '45000' raised by a DBA procedure: a business-rule refusal
 _DATA_ERRORS = {1048, 1264, 1265, 1292, 1366, 1406}
 _MISSING_OBJECT = {1146, 1305, 1318, 1054}
+_IN_CHUNK = 500  # keys per multi-key read
 
 
 def _q(ident: str) -> str:
@@ -85,6 +86,26 @@ class MariaDbAdapter(Adapter):
         sql = f"SELECT {columns} FROM {_q(obj.name)} WHERE {where} LIMIT %s"
         args = [*(_to_db(tpl, k, v) for k, v in query.items()), limit]
         return [_record(tpl, row) for row in await self._execute(sql, args, read=True)]
+
+    def can_fetch_by_guids(self, tpl: Template) -> bool:
+        """Multi-key reads need a read view (a procedure takes one set of arguments)."""
+        obj = tpl.objects.get("fetch")
+        return obj is not None and obj.view is not None
+
+    async def fetch_by_guids(self, tpl: Template, guids: Sequence[str]) -> dict[str, Record]:
+        """`SELECT … FROM <view> WHERE <guid column> IN (…)`, bound, in chunks."""
+        view = self._object(tpl, "fetch").name
+        columns = ", ".join(_q(f.column) for f in tpl.fields.values())
+        found: dict[str, Record] = {}
+        unique = list(dict.fromkeys(guids))
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start : start + _IN_CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            sql = f"SELECT {columns} FROM {_q(view)} WHERE {_q(tpl.guid_column)} IN ({marks})"
+            for row in await self._execute(sql, chunk, read=True):
+                record = _record(tpl, row)
+                found[str(record["guid"])] = record
+        return found
 
     async def update(self, tpl: Template, guid: str, values: Mapping[str, Any]) -> Record:
         rows = await self._call(tpl, "update", {"guid": guid, **values})

@@ -181,3 +181,21 @@ async def test_the_same_create_message_delivered_twice_creates_one_record(
 async def test_a_request_to_an_unbound_routing_key_fails_fast(client: BedsClient) -> None:
     with pytest.raises(BedsClientError, match="no queue is bound"):
         await client.call("customer", "fetch", broker="noSuchBroker", timeout_s=5)
+
+
+async def test_concurrent_fetches_by_guid_each_get_their_own_record(
+    client: BedsClient, beds: System
+) -> None:
+    made = [await create(client, name=f"multi-{i}") for i in range(40)]
+    missing = [uuid.uuid4().hex for _ in range(10)]
+    guids = [m["guid"] for m in made] + missing
+    broker = beds.brokers["beds/appServer/rBroker/0"]
+    before = await broker.stats.remote()
+    replies = await asyncio.gather(
+        *(client.call("customer", "fetch", query={"guid": g}) for g in guids)
+    )
+    for reply, record in zip(replies, made, strict=False):
+        assert reply["data"] == [record]
+    assert [r["error"]["code"] for r in replies[len(made) :]] == ["not_found"] * len(missing)
+    after = await broker.stats.remote()
+    assert after["batches"] - before["batches"] < len(guids)  # reads shared round trips
