@@ -33,3 +33,8 @@ check: lint typecheck
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+.PHONY: bench
+bench: bootstrap      ## the comparison BEDS vs raw floor vs FastStream vs Nameko, ~15 min (BENCH_ARGS=--quick: ~3 min)
+	@$(BIN)/python -c 'import faststream, nameko, psutil' 2>/dev/null || $(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

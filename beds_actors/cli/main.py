@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from beds_actors.bench.command import bench_command
 from beds_actors.cli.admin import register as register_admin_commands
 from beds_actors.cli.common import config_or_exit, err, fail
 from beds_actors.cli.dlq import app as dlq_app
@@ -27,7 +28,7 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(config_app, name="config")
 app.add_typer(dlq_app, name="dlq")
 register_admin_commands(app)
-_config = config_or_exit
+app.command("bench")(bench_command)  # load generator; see bench/README.md
 
 
 def _json_arg(value: str | None, option: str) -> dict[str, Any] | None:
@@ -96,7 +97,7 @@ def call(
     """Send one request and print the reply; exit 1 on an error reply."""
     from beds_actors.client import BedsClient, BedsClientError
 
-    cfg = _config()
+    cfg = config_or_exit()
     payload, selection = _json_arg(data, "--data"), _json_arg(query, "--query")
 
     async def main() -> dict[str, Any]:
@@ -120,7 +121,7 @@ def schema_apply() -> None:
     """Apply every store's versioned DBA SQL files (idempotent)."""
     from beds_actors.stores.schema import SchemaError, apply_schema
 
-    cfg = _config()
+    cfg = config_or_exit()
 
     async def main() -> None:
         for name, store in cfg.stores.items():
@@ -138,7 +139,7 @@ def schema_apply() -> None:
 @config_app.command("check")
 def config_check() -> None:
     """Validate config and templates; print a summary (no secrets)."""
-    cfg = _config()
+    cfg = config_or_exit()
     try:
         registry = load_registry(cfg.templates_dir, cfg.stores)
     except TemplateError as exc:
