@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from beds_actors.core.errors import BedsError, ErrorCode
+from beds_actors.core.errors import RETRYABLE, BedsError, ErrorCode
 from beds_actors.core.namaste import Call, Outcome, Record
 from beds_actors.registry import Registry, Template
 from beds_actors.registry.models import GUID
@@ -52,6 +52,16 @@ class Adapter(abc.ABC):
         """Records for many guids in one read, keyed by guid (absent guids are left out)."""
         raise NotImplementedError
 
+    def can_create_many(self, tpl: Template) -> bool:
+        """Whether `create_many` can serve this template (override to enable)."""
+        return False
+
+    async def create_many(
+        self, tpl: Template, rows: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Record]:
+        """Create many records in one call; the created records keyed by guid."""
+        raise NotImplementedError
+
     async def dispatch(self, tpl: Template, call: Call) -> Any:
         """Route one call to its NamasteCore operation."""
         if call.op == "create":
@@ -74,43 +84,43 @@ async def run_batch(
 ) -> list[Outcome]:
     """Run a batch concurrently; each call succeeds or fails on its own, in input order.
 
-    Fetches by guid alone on the same template are answered by one multi-key read when the
-    adapter offers it (`fetch_by_guids`): one round trip instead of one per request.
+    Where the adapter offers a batch form, same-template calls share one database round trip:
+    fetches by guid alone (`fetch_by_guids`) and creates (`create_many`).
     """
     outcomes: list[Outcome | None] = [None] * len(calls)
-    lookups: dict[str, list[int]] = {}
+    groups: dict[tuple[str, str], list[int]] = {}
     for i, call in enumerate(calls):
         tpl = registry.get(call.template)
-        by_guid = call.op == "fetch" and set(call.query) == {GUID}
-        if tpl is not None and by_guid and adapter.can_fetch_by_guids(tpl):
-            lookups.setdefault(call.template, []).append(i)
-    jobs = [
-        _lookup(adapter, registry.templates[t], calls, idx, outcomes, timeout_s)
-        for t, idx in lookups.items()
-        if len(idx) > 1
-    ]
-    grouped = {i for t, idx in lookups.items() if len(idx) > 1 for i in idx}
-    singles = [i for i in range(len(calls)) if i not in grouped]
+        if tpl is None:
+            continue
+        if call.op == "fetch" and set(call.query) == {GUID} and adapter.can_fetch_by_guids(tpl):
+            groups.setdefault(("lookup", tpl.name), []).append(i)
+        elif call.op == "create" and adapter.can_create_many(tpl):
+            groups.setdefault(("create", tpl.name), []).append(i)
+    jobs = []
+    for (kind, _), indexes in groups.items():
+        if len(indexes) > 1:
+            runner = _lookup if kind == "lookup" else _create_many
+            jobs.append(runner(adapter, registry, calls, indexes, outcomes, timeout_s))
+    grouped = {i for indexes in groups.values() if len(indexes) > 1 for i in indexes}
 
     async def single(i: int) -> None:
         outcomes[i] = await _run_one(adapter, registry, calls[i], timeout_s)
 
-    await asyncio.gather(*jobs, *(single(i) for i in singles))
-    return [
-        o if o is not None else Outcome(code=ErrorCode.INTERNAL_ERROR, message="lost")
-        for o in outcomes
-    ]
+    await asyncio.gather(*jobs, *(single(i) for i in range(len(calls)) if i not in grouped))
+    return [o or Outcome(code=ErrorCode.INTERNAL_ERROR, message="no outcome") for o in outcomes]
 
 
 async def _lookup(
     adapter: Adapter,
-    tpl: Template,
+    registry: Registry,
     calls: Sequence[Call],
     indexes: list[int],
     outcomes: list[Outcome | None],
     timeout_s: float,
 ) -> None:
     """One multi-key read for many fetch-by-guid calls; absent guids are not_found."""
+    tpl = registry.templates[calls[indexes[0]].template]
     guids = [str(calls[i].query[GUID]) for i in indexes]
     found = await _guarded(tpl.name, "fetch", timeout_s, adapter.fetch_by_guids(tpl, guids))
     if isinstance(found, Outcome):  # the read failed: every call of the group shares the error
@@ -123,6 +133,40 @@ async def _lookup(
             Outcome(data=[record])
             if record is not None
             else Outcome(code=ErrorCode.NOT_FOUND, message=f"{tpl.name} {guid!r} not found")
+        )
+
+
+async def _create_many(
+    adapter: Adapter,
+    registry: Registry,
+    calls: Sequence[Call],
+    indexes: list[int],
+    outcomes: list[Outcome | None],
+    timeout_s: float,
+) -> None:
+    """One bulk create for many creates; if it is refused, each create runs on its own."""
+    tpl = registry.templates[calls[indexes[0]].template]
+    rows = [calls[i].values for i in indexes]
+    made = await _guarded(tpl.name, "create", timeout_s, adapter.create_many(tpl, rows))
+    if isinstance(made, Outcome):
+        if made.code in RETRYABLE:  # the database is away: the whole group waits for a retry
+            for i in indexes:
+                outcomes[i] = made
+            return
+        # One bad row must fail alone: run them one by one to find it.
+        singles = [_run_one(adapter, registry, calls[i], timeout_s) for i in indexes]
+        for i, outcome in zip(indexes, await asyncio.gather(*singles), strict=True):
+            outcomes[i] = outcome
+        return
+    for i in indexes:
+        record = made.get(str(calls[i].values[GUID]))
+        outcomes[i] = (
+            Outcome(data=record)
+            if record is not None
+            else Outcome(
+                code=ErrorCode.INTERNAL_ERROR,
+                message=f"{tpl.objects['create_many'].name} returned no row for a created guid",
+            )
         )
 
 

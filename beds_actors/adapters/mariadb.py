@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiomysql
+import orjson
 import pymysql
 
 from beds_actors.adapters.base import Adapter
@@ -105,6 +106,25 @@ class MariaDbAdapter(Adapter):
             for row in await self._execute(sql, chunk, read=True):
                 record = _record(tpl, row)
                 found[str(record["guid"])] = record
+        return found
+
+    def can_create_many(self, tpl: Template) -> bool:
+        """The template names a DBA bulk-create procedure."""
+        return "create_many" in tpl.objects
+
+    async def create_many(
+        self, tpl: Template, rows: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Record]:
+        """`CALL <create_many>(<JSON rows keyed by the create params>)`, bound."""
+        params = self._object(tpl, "create").params
+        payload = orjson.dumps(
+            [{p: _to_json(tpl, p, row.get(p)) for p in params} for row in rows]
+        ).decode()
+        obj = self._object(tpl, "create_many")
+        found: dict[str, Record] = {}
+        for row in await self._execute(f"CALL {_q(obj.name)}(%s)", [payload], read=False):
+            record = _record(tpl, row)
+            found[str(record["guid"])] = record
         return found
 
     async def update(self, tpl: Template, guid: str, values: Mapping[str, Any]) -> Record:
@@ -237,6 +257,12 @@ def _to_db(tpl: Template, field: str, value: Any) -> Any:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
+
+
+def _to_json(tpl: Template, field: str, value: Any) -> Any:
+    """A value as the bulk procedure's JSON row carries it (date-times as naive UTC text)."""
+    converted = _to_db(tpl, field, value)
+    return converted.isoformat(sep=" ") if isinstance(converted, datetime) else converted
 
 
 def _record(tpl: Template, row: Mapping[str, Any]) -> Record:

@@ -15,6 +15,8 @@ GUID = "guid"
 FieldType = Literal["string", "int", "float", "bool", "datetime"]
 Op = Literal["create", "fetch", "update", "delete"]
 OPS: tuple[Op, ...] = ("create", "fetch", "update", "delete")
+# DBA objects a template may name: one per op, plus optional batch forms of an op.
+ObjectKey = Literal["create", "fetch", "update", "delete", "create_many"]
 
 
 class _Strict(BaseModel):
@@ -72,7 +74,7 @@ class Template(_Strict):
     description: str = ""
     source: str = ""
     max_fetch: int = PydField(default=100, ge=1)
-    objects: dict[Op, DbObject]
+    objects: dict[ObjectKey, DbObject]
     fields: dict[str, Field]
 
     @model_validator(mode="after")
@@ -93,6 +95,14 @@ class Template(_Strict):
                 )
             if fld.max_length is not None and fld.type != "string":
                 raise ValueError(f"fields.{name}.max_length applies to string fields only")
+        many = self.objects.get("create_many")
+        if many is not None and (
+            many.procedure is None or many.params or "create" not in self.objects
+        ):
+            raise ValueError(
+                "objects.create_many: a procedure without params, beside objects.create; it takes "
+                "one JSON array of rows keyed by the create params"
+            )
         for op, obj in self.objects.items():
             if obj.view is not None and op != "fetch":
                 raise ValueError(f"objects.{op}: only fetch may use a view; use a procedure")

@@ -199,3 +199,16 @@ async def test_concurrent_fetches_by_guid_each_get_their_own_record(
     assert [r["error"]["code"] for r in replies[len(made) :]] == ["not_found"] * len(missing)
     after = await broker.stats.remote()
     assert after["batches"] - before["batches"] < len(guids)  # reads shared round trips
+
+
+async def test_concurrent_creates_each_get_their_own_record(client: BedsClient) -> None:
+    run = uuid.uuid4().hex[:8]
+    # Creates of one batch go to the DBA's bulk procedure in one CALL; each still gets its row.
+    replies = await asyncio.gather(
+        *(client.call("customer", "create", {"name": f"bulk-{run}-{i}"}) for i in range(60))
+    )
+    assert [r["status"] for r in replies] == ["ok"] * 60
+    assert sorted(r["data"]["name"] for r in replies) == sorted(
+        f"bulk-{run}-{i}" for i in range(60)
+    )
+    assert len({r["data"]["guid"] for r in replies}) == 60

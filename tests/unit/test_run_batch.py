@@ -125,3 +125,67 @@ async def test_calls_reach_the_matching_namaste_operation(registry, call, expect
     (outcome,) = await run_batch(adapter, registry, [call], 5.0)
     assert outcome.ok
     assert adapter.calls == [expected]
+
+
+class BulkAdapter(FakeAdapter):
+    """Offers the batch forms; `bulk_error` makes the bulk create fail with that code."""
+
+    def __init__(self, bulk_error: ErrorCode | None = None) -> None:
+        super().__init__()
+        self.bulk_error = bulk_error
+        self.bulk_calls = 0
+        self.lookups: list[list[str]] = []
+
+    def can_create_many(self, tpl: Template) -> bool:
+        return True
+
+    async def create_many(self, tpl: Template, rows: Any) -> dict[str, Any]:
+        self.bulk_calls += 1
+        if self.bulk_error is not None:
+            raise BedsError(self.bulk_error, "bulk refused")
+        return {row["guid"]: {**row, "bulk": True} for row in rows}
+
+    def can_fetch_by_guids(self, tpl: Template) -> bool:
+        return True
+
+    async def fetch_by_guids(self, tpl: Template, guids: Any) -> dict[str, Any]:
+        self.lookups.append(list(guids))
+        return {g: {"guid": g} for g in guids if g != "absent"}
+
+
+def keyed_create(name: str, guid: str) -> Call:
+    return Call("customer", "create", {"guid": guid, "name": name})
+
+
+async def test_creates_of_one_template_share_one_bulk_call(registry) -> None:
+    adapter = BulkAdapter()
+    calls = [keyed_create(f"n{i}", f"g{i}") for i in range(5)]
+    outcomes = await run_batch(adapter, registry, calls, 5.0)
+    assert adapter.bulk_calls == 1 and adapter.finished == []
+    assert [o.data["guid"] for o in outcomes] == [f"g{i}" for i in range(5)]
+    assert all(o.data["bulk"] for o in outcomes)
+
+
+async def test_a_refused_bulk_create_falls_back_so_a_bad_row_fails_alone(registry) -> None:
+    adapter = BulkAdapter(bulk_error=ErrorCode.VALIDATION_FAILED)
+    calls = [keyed_create("ok1", "g1"), keyed_create("missing", "g2"), keyed_create("ok2", "g3")]
+    outcomes = await run_batch(adapter, registry, calls, 5.0)
+    assert [o.code for o in outcomes] == [None, ErrorCode.NOT_FOUND, None]
+    assert sorted(adapter.finished) == ["ok1", "ok2"]
+
+
+async def test_a_bulk_create_during_an_outage_is_retryable_for_all(registry) -> None:
+    adapter = BulkAdapter(bulk_error=ErrorCode.BACKEND_UNAVAILABLE)
+    calls = [keyed_create("a", "g1"), keyed_create("b", "g2")]
+    outcomes = await run_batch(adapter, registry, calls, 5.0)
+    assert [o.code for o in outcomes] == [ErrorCode.BACKEND_UNAVAILABLE] * 2
+    assert adapter.finished == []  # nothing was tried one by one against a dead database
+
+
+async def test_fetches_by_guid_share_one_lookup_and_absent_ones_are_not_found(registry) -> None:
+    adapter = BulkAdapter()
+    calls = [Call("customer", "fetch", query={"guid": g}, limit=1) for g in ("x", "absent", "y")]
+    outcomes = await run_batch(adapter, registry, calls, 5.0)
+    assert adapter.lookups == [["x", "absent", "y"]]
+    assert [o.code for o in outcomes] == [None, ErrorCode.NOT_FOUND, None]
+    assert outcomes[0].data == [{"guid": "x"}]
