@@ -47,7 +47,8 @@ from beds_actors.bench.procs import CpuSnapshot, cpu_between, memory_by_group
 from beds_actors.bench.rpc import RpcClient
 from beds_actors.bench.workload import Workload, seed
 
-SYSTEMS = ("raw", "beds", "beds0", "bedsq", "faststream", "nameko")  # beds0/bedsq: on request
+# beds0/bedsq/bedsl: variants, on request
+SYSTEMS = ("raw", "beds", "beds0", "bedsq", "bedsl", "faststream", "nameko")
 DEFAULT_SYSTEMS = ["raw", "beds", "faststream", "nameko"]
 PACKAGES = (
     "ray", "aio-pika", "aiormq", "aiomysql", "PyMySQL", "orjson", "uvloop", "pydantic",
@@ -70,7 +71,8 @@ def options() -> argparse.Namespace:
         type=words,
         default=DEFAULT_SYSTEMS,
         help="raw,beds,faststream,nameko; variants: beds0 = BEDS with RAY_worker_niceness=0, "
-        "bedsq = BEDS on quorum queues (bench/systems.py VARIANTS)",
+        "bedsq = BEDS on quorum queues, bedsl = BEDS with the adapter in the broker process "
+        "(bench/systems.py VARIANTS)",
     )
     ap.add_argument("--ops", type=words, default=["read", "create", "fetch"])
     ap.add_argument("--inflight", type=ints, default=[1, 16, 64, 256])

@@ -37,6 +37,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "beds": {},
     "beds0": {"RAY_worker_niceness": "0"},
     "bedsq": {"BEDS__AMQP__QUEUE_TYPE": "quorum"},
+    "bedsl": {"BEDS__STORES__MAIN__PLACEMENT": "in_broker"},
 }
 
 

@@ -132,3 +132,4 @@ async def delete_topology(connection: AbstractRobustConnection, cfg: BedsConfig)
             ]:
                 await channel.queue_delete(queue)
         await channel.exchange_delete(cfg.amqp.exchange)
+        await channel.exchange_delete(control_exchange_name(cfg.amqp))

@@ -9,6 +9,7 @@ from typing import Any
 
 import ray
 
+from beds_actors.adapters import Adapter, build_adapter, run_batch
 from beds_actors.brokers.dispatcher import Dispatcher
 from beds_actors.config import BedsConfig
 from beds_actors.core.namaste import Call, Outcome
@@ -32,18 +33,31 @@ class BrokerActor:
         adapters: dict[str, list[Any]],
     ) -> None:
         setup_logging(cfg.logging)
+        self.registry = registry
+        self.timeout_s = cfg.limits.request_timeout_s
         self._adapters = {store: itertools.cycle(handles) for store, handles in adapters.items()}
+        # Stores placed "in_broker" get their adapter in this process: no Ray hop per batch.
+        self._local: dict[str, Adapter] = {
+            store: build_adapter(store, cfg.stores[store])
+            for store in registry.by_store()
+            if cfg.stores[store].placement == "in_broker"
+        }
         self.dispatcher = Dispatcher(cfg, role, broker, instance, registry, self._run_batch)
         self._started = False
         self._stopping = False
 
     async def _run_batch(self, store: str, calls: Sequence[Call]) -> list[Outcome]:
+        local = self._local.get(store)
+        if local is not None:
+            return await run_batch(local, self.registry, calls, self.timeout_s)
         handle = next(self._adapters[store])
         result: list[Outcome] = await handle.run_batch.remote(list(calls))
         return result
 
     async def start(self) -> str:
-        """Connect to RabbitMQ and start consuming; returns the instance name."""
+        """Open in-process adapters, connect to RabbitMQ and start consuming."""
+        for adapter in self._local.values():
+            await adapter.start()
         await self.dispatcher.start()
         self._started = True
         return self.dispatcher.name
@@ -61,6 +75,8 @@ class BrokerActor:
         """Stop consuming, finish in-flight requests, close; returns the final counters."""
         self._stopping = True
         await self.dispatcher.stop()
+        for adapter in self._local.values():
+            await adapter.stop()
         return vars(self.dispatcher.stats)
 
     async def pid(self) -> int:

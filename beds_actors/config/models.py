@@ -95,6 +95,11 @@ class StoreConfig(_Strict):
     required: bool = True
     pool_size: int = Field(default=10, ge=1, le=500, description="connections per adapter actor")
     actors: int = Field(default=1, ge=1, le=64, description="adapter actors per node")
+    placement: Literal["actor", "in_broker"] = Field(
+        default="actor",
+        description="actor: adapter actors shared by a node's brokers, one Ray call per batch; "
+        "in_broker: each broker process owns an adapter and pool (no hop, pool per broker)",
+    )
     master: DbEndpoint
     secondary: DbEndpoint | None = None
     connect_timeout_s: float = Field(default=5.0, gt=0)

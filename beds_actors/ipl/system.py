@@ -56,6 +56,8 @@ class System:
         """Adapter actors are pooled per store and shared by every broker of this node."""
         pending = {}
         for store in sorted(self.registry.by_store()):
+            if self.cfg.stores[store].placement != "actor":
+                continue
             handles = [
                 AdapterActor.options(  # type: ignore[attr-defined]
                     name=f"beds/{self.cfg.node.name}/adapter/{store}/{i}",
