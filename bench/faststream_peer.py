@@ -19,19 +19,21 @@ from typing import Any
 import aiomysql
 from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitMessage, RabbitQueue
 from faststream.rabbit.schemas import Channel, ExchangeType
-from peer_common import INIT_COMMAND, Ids, Refused, decode, error_reply, ok_reply, plan, shape
+from peer_common import (
+    INIT_COMMAND,
+    Ids,
+    Refused,
+    decode,
+    error_reply,
+    ok_reply,
+    peer_options,
+    plan,
+    shape,
+)
 
 
 def options() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672/")
-    ap.add_argument("--exchange", default="beds_bench_fs")
-    ap.add_argument("--keys", default="appServer.rBroker,appServer.wBroker")
-    ap.add_argument("--prefetch", type=int, default=128)
-    ap.add_argument("--pool", type=int, default=10)
-    ap.add_argument("--db", default="beds_bench")
-    ap.add_argument("--no-uvloop", action="store_true")
-    return ap.parse_args()
+    return peer_options(__doc__.splitlines()[0], "beds_bench_fs", None)
 
 
 def build(opts: argparse.Namespace, pools: dict[str, Any]) -> RabbitBroker:

@@ -37,20 +37,14 @@ from peer_common import (  # noqa: E402
     decode,
     error_reply,
     ok_reply,
+    peer_options,
     plan,
     shape,
 )
 
 
 def options() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672/")
-    ap.add_argument("--exchange", default="beds_bench_nameko")
-    ap.add_argument("--keys", default="appServer.rBroker,appServer.wBroker")
-    ap.add_argument("--max-workers", type=int, default=128)
-    ap.add_argument("--pool", type=int, default=10)
-    ap.add_argument("--db", default="beds_bench")
-    return ap.parse_args()
+    return peer_options(__doc__.splitlines()[0], "beds_bench_nameko", None, workers="--max-workers")
 
 
 class RawConsumer(Consumer):

@@ -10,6 +10,7 @@ idempotent on redelivery exactly as in BEDS.
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 import time
@@ -140,3 +141,19 @@ def error_reply(req: dict[str, Any] | None, ids: Ids, code: str, message: str) -
             "error": {"code": code, "message": message},
         }
     )
+
+
+def peer_options(
+    description: str, exchange: str, argv: list[str] | None = None, *, workers: str = "--prefetch"
+) -> argparse.Namespace:
+    """The command line every peer takes; `workers` names its concurrency option."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672/")
+    ap.add_argument("--exchange", default=exchange)
+    ap.add_argument("--keys", default="appServer.rBroker,appServer.wBroker")
+    ap.add_argument(workers, type=int, default=128)
+    ap.add_argument("--pool", type=int, default=10)
+    ap.add_argument("--db", default="beds_bench")
+    if workers == "--prefetch":  # the asyncio peers
+        ap.add_argument("--no-uvloop", action="store_true")
+    return ap.parse_args(argv)

@@ -58,6 +58,27 @@ def summarize(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _cells(
+    sel: list[dict[str, Any]], present: list[str], inflight: int, br: str, *, errors: bool
+) -> list[str]:
+    """One row's cells: throughput (ratio to raw, ! when contended), then p50 / p99."""
+    cells = []
+    for system in present:
+        hit = [r for r in sel if r["system"] == system and r["inflight"] == inflight]
+        if not hit:
+            cells.append("")
+            continue
+        r = hit[0]
+        ratio = "" if r["ratio_to_raw"] is None else f" (x{r['ratio_to_raw']:.2f})"
+        flag = " !" if r["contended_runs"] else ""
+        errs = f" [red]{r['errors']} err[/red]" if errors and r["errors"] else ""
+        cells.append(
+            f"{r['throughput_rps']:,.0f}{ratio}{flag}{errs}{br}"
+            f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f}"
+        )
+    return cells
+
+
 def print_tables(console: Console, rows: list[dict[str, Any]], systems: list[str]) -> None:
     """Per phase and op: throughput (ratio to raw) and p50/p99 per system and in-flight level."""
     for phase in sorted({r["phase"] for r in rows}):
@@ -72,21 +93,7 @@ def print_tables(console: Console, rows: list[dict[str, Any]], systems: list[str
             for s in present:
                 table.add_column(s, justify="right")
             for n in sorted({r["inflight"] for r in sel}):
-                cells = []
-                for s in present:
-                    hit = [r for r in sel if r["system"] == s and r["inflight"] == n]
-                    if not hit:
-                        cells.append("")
-                        continue
-                    r = hit[0]
-                    ratio = "" if r["ratio_to_raw"] is None else f" (x{r['ratio_to_raw']:.2f})"
-                    flag = " !" if r["contended_runs"] else ""
-                    errs = f" [red]{r['errors']} err[/red]" if r["errors"] else ""
-                    cells.append(
-                        f"{r['throughput_rps']:,.0f}{ratio}{flag}{errs}\n"
-                        f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f}"
-                    )
-                table.add_row(str(n), *cells)
+                table.add_row(str(n), *_cells(sel, present, n, "\n", errors=True))
             console.print(table)
     if any(r["contended_runs"] for r in rows):
         console.print(
@@ -106,18 +113,6 @@ def markdown(rows: list[dict[str, Any]], systems: list[str]) -> str:
             out.append("| in flight | " + " | ".join(present) + " |")
             out.append("|---:|" + "---:|" * len(present))
             for n in sorted({r["inflight"] for r in sel}):
-                cells = []
-                for s in present:
-                    hit = [r for r in sel if r["system"] == s and r["inflight"] == n]
-                    if not hit:
-                        cells.append("")
-                        continue
-                    r = hit[0]
-                    ratio = "" if r["ratio_to_raw"] is None else f" (x{r['ratio_to_raw']:.2f})"
-                    flag = " !" if r["contended_runs"] else ""
-                    cells.append(
-                        f"{r['throughput_rps']:,.0f}{ratio}{flag}<br>"
-                        f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f}"
-                    )
+                cells = _cells(sel, present, n, "<br>", errors=False)
                 out.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
