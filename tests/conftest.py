@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,14 +18,45 @@ from beds_actors.config import BedsConfig, load_from
 from beds_actors.ipl import System, ipl
 from beds_actors.ipl.ray_runtime import start_ray
 from beds_actors.stores.schema import apply_schema
+from beds_actors.testing import isolated_overrides
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_CONFIG = FIXTURES / "beds_test.toml"
+BEDS = str(Path(sys.executable).with_name("beds"))  # the CLI of this venv
 
 
 def load_test_config(**env: str) -> BedsConfig:
     """The test config, with optional `BEDS__...` overrides; ignores the caller's environment."""
     return load_from(TEST_CONFIG, env="dev", environ=env)
+
+
+def isolated_config(tag: str, **env: str) -> BedsConfig:
+    """The test config for a system of its own (exchange, queues, Ray namespace `beds_<tag>`)."""
+    return load_test_config(**isolated_overrides(tag), **env)
+
+
+def cli_env(**overrides: str) -> dict[str, str]:
+    """Environment for a `beds` subprocess on the test config plus `BEDS__` overrides.
+
+    The caller's own BEDS* variables are dropped, so a developer's shell never leaks in.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEDS")}
+    env.update({"BEDS_CONFIG": str(TEST_CONFIG), "BEDS_ENV": "dev", "COLUMNS": "250", **overrides})
+    return env
+
+
+def beds_cli(
+    *args: str, timeout_s: float = 120, **overrides: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `beds ARGS...` on the test config (+ overrides); output captured as text."""
+    return subprocess.run(
+        [BEDS, *args], env=cli_env(**overrides), capture_output=True, text=True, timeout=timeout_s
+    )
+
+
+def run_id() -> str:
+    """A short random tag for names a test creates, so no run sees another run's records."""
+    return uuid.uuid4().hex[:10]
 
 
 @pytest.fixture(scope="session")

@@ -62,10 +62,13 @@ class Lane:
 @dataclass
 class DispatcherStats:
     received: int = 0
+    # Deliveries RabbitMQ flagged as delivered before: their broker crashed or lost the link.
+    redelivered: int = 0
     replied_ok: int = 0
     replied_error: int = 0
     dropped_no_reply_to: int = 0
     batches: int = 0
+    largest_batch: int = 0
     retried: int = 0
     dead_lettered: int = 0
     restamped: int = 0
@@ -159,6 +162,8 @@ class Dispatcher:
         queued = False
         try:
             self.stats.received += 1
+            if message.redelivered:
+                self.stats.redelivered += 1
             if await self._guard_redelivery(message):
                 return
             request: Request | None = None
@@ -199,7 +204,9 @@ class Dispatcher:
                 f"request was delivered {returns + 1} times without being answered (its broker "
                 f"crashed or lost RabbitMQ each time); parked in {self.parking.dlq}"
             )
-            await self.parking.dead_letter(message, "poison_message", text, attempt_of(message))
+            await self.parking.dead_letter(
+                message, "poison_message", text, attempt_of(message), returns
+            )
             self.stats.dead_lettered += 1
             event_id = self._event_id(message, None)
             await self._reply(message, error_reply(event_id, None, ErrorCode.INTERNAL_ERROR, text))
@@ -287,27 +294,40 @@ class Dispatcher:
                 task.add_done_callback(running.discard)
 
     async def _run(self, store: str, batch: list[Pending]) -> None:
-        """Settle a batch (replies, retries, DLQ all confirmed), then ack it: nothing is lost."""
+        """Settle each request (reply, retry or DLQ copy confirmed), then ack it: none is lost."""
         self.stats.batches += 1
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         try:
             outcomes = await self._outcomes(store, batch)
-            await asyncio.gather(
+            results = await asyncio.gather(
                 *(
-                    self._settle(item, outcome)
+                    self._settle_and_ack(item, outcome)
                     for item, outcome in zip(batch, outcomes, strict=True)
-                )
+                ),
+                return_exceptions=True,
             )
-            for item in batch:
-                await item.message.ack()
-        except Exception:
-            # Typically the connection dropped: unacked messages return to the queue and are
-            # redelivered. If the channel survived, hand them back now rather than holding them.
-            log.exception("%s: batch of %d not fully settled; requeued", self.name, len(batch))
-            for item in batch:
-                with contextlib.suppress(Exception):
-                    await item.message.nack(requeue=True)
+            unsettled = [(item, r) for item, r in zip(batch, results, strict=True) if r is not None]
+            if unsettled:
+                # Typically the connection dropped: unacked messages return to the queue and
+                # are redelivered. If the channel survived, hand them back now.
+                log.warning(
+                    "%s: %d of a batch of %d not settled (%r); requeued",
+                    self.name,
+                    len(unsettled),
+                    len(batch),
+                    unsettled[0][1],
+                )
+                for item, _ in unsettled:
+                    with contextlib.suppress(Exception):
+                        await item.message.nack(requeue=True)
         finally:
             self._settled(len(batch))
+
+    async def _settle_and_ack(self, item: Pending, outcome: Outcome) -> None:
+        # Ack as soon as this request's own reply/retry/DLQ copy is confirmed: a crash between
+        # the two is the only way a request is answered twice, so the gap is kept short.
+        await self._settle(item, outcome)
+        await item.message.ack()
 
     async def _settle(self, item: Pending, outcome: Outcome) -> None:
         """Reply, schedule a retry with backoff, or park in the DLQ, as the outcome calls for."""

@@ -66,16 +66,27 @@ class Parking:
         await self._publish(message, retry_queue_name(self.queue, delay_ms), headers)
 
     async def dead_letter(
-        self, message: AbstractIncomingMessage, reason: str, error: str, attempts: int
+        self,
+        message: AbstractIncomingMessage,
+        reason: str,
+        error: str,
+        attempts: int,
+        returns: int | None = None,
     ) -> None:
-        """Park the request in the DLQ with why, when, and how often it was tried."""
-        headers = {
+        """Park the request in the DLQ with why, when, and how often it was tried.
+
+        `returns` (deliveries that ended without an answer) is written as `x-beds-returns`:
+        a quorum DLQ would overwrite the `x-delivery-count` the copy carried.
+        """
+        headers: dict[str, Any] = {
             REASON: reason,
             ERROR: error[:1000],
             ATTEMPTS: attempts,
             PARKED_AT: datetime.now(UTC).isoformat(),
             ORIGIN: self.queue,
         }
+        if returns is not None:
+            headers[RETURNS] = returns
         await self._publish(message, self.dlq, headers)
 
     async def restamp(self, message: AbstractIncomingMessage, returns: int) -> None:

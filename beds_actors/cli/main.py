@@ -15,7 +15,9 @@ from beds_actors.bench.command import bench_command
 from beds_actors.cli.admin import register as register_admin_commands
 from beds_actors.cli.common import config_or_exit, err, fail
 from beds_actors.cli.dlq import app as dlq_app
+from beds_actors.config import ConfigError
 from beds_actors.registry import TemplateError, load_registry
+from beds_actors.registry.checks import check_against_config
 
 app = typer.Typer(
     help="BEDS — AMQP-first data backend on Ray.",
@@ -142,7 +144,8 @@ def config_check() -> None:
     cfg = config_or_exit()
     try:
         registry = load_registry(cfg.templates_dir, cfg.stores)
-    except TemplateError as exc:
+        check_against_config(cfg, registry)
+    except (TemplateError, ConfigError) as exc:
         fail(str(exc))
         raise typer.Exit(2) from None
     print(f"env {cfg.env}, node {cfg.node.name}, roles {', '.join(cfg.node.roles)}")

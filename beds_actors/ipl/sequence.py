@@ -14,6 +14,7 @@ from beds_actors.ipl.ray_runtime import RayUnavailable, require_role_nodes, star
 from beds_actors.ipl.system import System
 from beds_actors.logs import setup_logging
 from beds_actors.registry import TemplateError, load_registry
+from beds_actors.registry.checks import check_against_config
 
 log = logging.getLogger("beds.ipl")
 
@@ -69,6 +70,7 @@ async def ipl(load_config: Callable[[], BedsConfig] = load) -> System:
             await connection.close()
     with _step("registry"):
         registry = load_registry(cfg.templates_dir, cfg.stores)
+        check_against_config(cfg, registry)
         log.info("  templates: %s", ", ".join(registry.names()) or "none")
     system = System(cfg, registry)
     with _step("ray"):

@@ -4,31 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aio_pika
+import orjson
 import pytest
 
-from beds_actors.amqp import dlq as dlq_ops
-from beds_actors.amqp.topology import connect, dlq_name
 from beds_actors.client import BedsClient
 from beds_actors.config import BedsConfig
-from tests.conftest import load_test_config, running_beds
+from beds_actors.testing import (
+    ReplyTap,
+    count_rows,
+    dlq_depths,
+    isolated_overrides,
+    queue_states,
+    statuses,
+    steady_load,
+    wait_until,
+)
+from tests.conftest import beds_cli, isolated_config, load_test_config, run_id, running_beds
 from tests.faults.services import PrivateMariaDB, PrivateRabbitMQ
 
 pytestmark = pytest.mark.usefixtures("local_ray")
-
-
-def isolated(tag: str, **env: str) -> BedsConfig:
-    """A test config with its own exchange, queues and Ray namespace."""
-    return load_test_config(
-        BEDS__AMQP__EXCHANGE=f"beds_fault_{tag}",
-        BEDS__AMQP__QUEUE_PREFIX=f"beds_fault_{tag}.",
-        BEDS__RAY__NAMESPACE=f"beds_fault_{tag}",
-        **env,
-    )
+APP_BROKERS = [("appServer", "rBroker"), ("appServer", "wBroker")]
+DB_OUTAGE_S = 20.0
 
 
 def on_private_mariadb(db: PrivateMariaDB) -> dict[str, str]:
@@ -38,40 +36,27 @@ def on_private_mariadb(db: PrivateMariaDB) -> dict[str, str]:
     }
 
 
-async def steady_load(
-    send: Callable[[int], Awaitable[dict[str, Any]]], seconds: float, per_second: int
-) -> list[asyncio.Future[dict[str, Any]]]:
-    """Start `per_second` requests a second for `seconds`; return their futures."""
-    calls = []
-    for i in range(int(seconds * per_second)):
-        calls.append(asyncio.ensure_future(send(i)))
-        await asyncio.sleep(1 / per_second)
-    return calls
+def retry_budget_longer_than(outage_s: float) -> dict[str, str]:
+    """Retry settings whose backoff adds up to well past `outage_s` (1.5x + 5 s)."""
+    backoff, total = [1.0, 2.0, 4.0, 8.0], 0.0
+    delays = []
+    while total < outage_s * 1.5 + 5:
+        delays.append(backoff[min(len(delays), len(backoff) - 1)])
+        total += delays[-1]
+    return {
+        "BEDS__RETRY__MAX_ATTEMPTS": str(len(delays) + 1),
+        "BEDS__RETRY__BACKOFF_S": str(delays),
+    }
 
 
-async def consumer_counts(cfg: BedsConfig) -> list[int]:
-    connection = await aio_pika.connect(cfg.amqp.url)
-    try:
-        channel = await connection.channel()
-        counts = []
-        for broker in cfg.role.brokers:
-            queue = await channel.declare_queue(cfg.queue_name(broker), passive=True)
-            counts.append(queue.declaration_result.consumer_count)
-        return counts
-    finally:
-        await connection.close()
-
-
-async def one_record_each(client: BedsClient, names: list[str]) -> None:
-    found = await asyncio.gather(
-        *(client.call("customer", "fetch", query={"name": n}, retries=2) for n in names)
-    )
-    assert [len(f.get("data") or []) for f in found] == [1] * len(names)
+async def one_consumer_each(cfg: BedsConfig) -> bool:
+    states = await queue_states(cfg.amqp, [cfg.queue_name(b, r) for r, b in APP_BROKERS])
+    return [s.consumers if s else -1 for s in states.values()] == [1, 1]
 
 
 async def test_rabbitmq_restart_under_load(private_rabbitmq: PrivateRabbitMQ) -> None:
-    cfg = isolated("rabbit", BEDS__AMQP__PORT=str(private_rabbitmq.port))
-    run = uuid.uuid4().hex[:8]
+    cfg = isolated_config("fault_rabbit", BEDS__AMQP__PORT=str(private_rabbitmq.port))
+    run = run_id()
     async with running_beds(cfg) as beds, BedsClient.from_config(cfg, timeout_s=15) as client:
         names = [f"rabbit-{run}-{i}" for i in range(400)]
 
@@ -80,18 +65,31 @@ async def test_rabbitmq_restart_under_load(private_rabbitmq: PrivateRabbitMQ) ->
             return await client.call("customer", "create", {"name": names[i]}, retries=4)
 
         load = asyncio.ensure_future(steady_load(create, seconds=8, per_second=50))
-        await asyncio.sleep(1.5)
-        await private_rabbitmq.arestart()  # stop + start: ~7 s without a broker
+        await asyncio.sleep(1.5)  # the load is running when RabbitMQ goes away
+        down_at = time.monotonic()
+        await private_rabbitmq.arestart()
+        back_at = time.monotonic()
         calls = await load
         replies = await asyncio.gather(*calls)
-        assert [r["status"] for r in replies] == ["ok"] * len(names)
+        answered_in = time.monotonic() - back_at
+        print(
+            f"\nRabbitMQ away {back_at - down_at:.1f} s; every request answered "
+            f"{answered_in:.1f} s after it was back"
+        )
+        assert back_at - down_at > 2, "the restart was too quick to be a fault"
+        assert statuses(replies) == {"ok": len(names)}
+        assert answered_in < 60, "requests were not answered within 60 s of RabbitMQ's return"
 
         # the aio-pika trap: a robust reconnect that comes back without its consumers
-        deadline = time.monotonic() + 30
-        while await consumer_counts(cfg) != [1, 1]:
-            assert time.monotonic() < deadline, await consumer_counts(cfg)
-            await asyncio.sleep(0.5)
-        await one_record_each(client, names)
+        await wait_until(
+            lambda: one_consumer_each(cfg), timeout_s=30, what="one consumer per queue again"
+        )
+        assert await dlq_depths(cfg, APP_BROKERS) == {
+            "appServer.rBroker": 0,
+            "appServer.wBroker": 0,
+        }
+        main = cfg.stores["main"].master
+        assert await count_rows(main, "v_customer", "cst_name", names) == [1] * len(names)
         after = await client.call("customer", "create", {"name": f"after-{run}"})
         assert after["status"] == "ok"
         assert beds.supervisor is not None and sum(beds.supervisor.restarts.values()) == 0
@@ -100,76 +98,84 @@ async def test_rabbitmq_restart_under_load(private_rabbitmq: PrivateRabbitMQ) ->
 async def test_mariadb_down_for_20s_under_load_is_retried_then_answered(
     private_mariadb: PrivateMariaDB,
 ) -> None:
-    cfg = isolated(
-        "db20",
+    cfg = isolated_config(
+        "fault_db20",
         **on_private_mariadb(private_mariadb),
-        BEDS__RETRY__MAX_ATTEMPTS="7",
-        BEDS__RETRY__BACKOFF_S="[1, 2, 4, 8, 8]",  # 31 s of retries: longer than the outage
+        **retry_budget_longer_than(DB_OUTAGE_S),
     )
-    run = uuid.uuid4().hex[:8]
-    async with running_beds(cfg) as beds, BedsClient.from_config(cfg, timeout_s=90) as client:
+    run = run_id()
+    async with running_beds(cfg) as beds, BedsClient.from_config(cfg, timeout_s=120) as client:
         names = [f"db-{run}-{i}" for i in range(250)]
 
         async def create(i: int) -> dict[str, Any]:
             return await client.call("customer", "create", {"name": names[i]})
 
         load = asyncio.ensure_future(steady_load(create, seconds=25, per_second=10))
-        await asyncio.sleep(2)
+        await asyncio.sleep(2)  # the load is running when the database goes away
         await private_mariadb.astop()
-        stopped_at = time.monotonic()
-        await asyncio.sleep(20)
+        await asyncio.sleep(DB_OUTAGE_S)
         await private_mariadb.astart()
-        outage = time.monotonic() - stopped_at
         replies = await asyncio.gather(*(await load))
-        assert [r["status"] for r in replies] == ["ok"] * len(names), [
-            r for r in replies if r["status"] != "ok"
-        ][:3]
+        assert statuses(replies) == {"ok": len(names)}, [r for r in replies if r["status"] != "ok"][
+            :3
+        ]
         stats = await beds.brokers["beds/appServer/wBroker/0"].stats.remote()
         assert stats["retried"] > 0 and stats["dead_lettered"] == 0
-        assert outage >= 20
-        await one_record_each(client, names)
+        assert await dlq_depths(cfg, APP_BROKERS) == {
+            "appServer.rBroker": 0,
+            "appServer.wBroker": 0,
+        }
+        main = cfg.stores["main"].master
+        assert await count_rows(main, "v_customer", "cst_name", names) == [1] * len(names)
         assert beds.supervisor is not None and sum(beds.supervisor.restarts.values()) == 0
 
 
 async def test_mariadb_outage_longer_than_the_retry_budget_parks_requests(
     private_mariadb: PrivateMariaDB,
 ) -> None:
-    cfg = isolated(
-        "dbdlq",
+    overrides = {
+        **isolated_overrides("fault_dbdlq"),
         **on_private_mariadb(private_mariadb),
-        BEDS__RETRY__MAX_ATTEMPTS="2",
-        BEDS__RETRY__BACKOFF_S="[0.5]",
-    )
-    run = uuid.uuid4().hex[:8]
-    names = [f"parked-{run}-{i}" for i in range(30)]
-    async with running_beds(cfg), BedsClient.from_config(cfg, timeout_s=30) as client:
+        "BEDS__RETRY__MAX_ATTEMPTS": "2",
+        "BEDS__RETRY__BACKOFF_S": "[0.5]",
+    }
+    cfg = load_test_config(**overrides)
+    names = [f"parked-{run_id()}-{i}" for i in range(30)]
+    bodies = [{"template": "customer", "op": "create", "data": {"name": n}} for n in names]
+    async with running_beds(cfg), ReplyTap(cfg.amqp) as tap:
         await private_mariadb.astop()
         try:
-            replies = await asyncio.gather(
-                *(client.call("customer", "create", {"name": n}) for n in names)
-            )
+            cids = [await tap.publish("appServer.wBroker", body) for body in bodies]
+            await tap.wait_answered(cids, timeout_s=60)
         finally:
             await private_mariadb.astart()
-        assert {r["error"]["code"] for r in replies} == {"backend_unavailable"}
-        assert all("parked in" in r["error"]["message"] for r in replies)
+        first = [tap.replies[cid][0] for cid in cids]
+        assert statuses(first) == {"backend_unavailable": len(names)}
+        assert all("parked in" in r["error"]["message"] for r in first)
+        assert await dlq_depths(cfg, APP_BROKERS) == {
+            "appServer.rBroker": 0,
+            "appServer.wBroker": len(names),
+        }
+        shown = await asyncio.to_thread(
+            beds_cli, "dlq", "show", "wBroker", "--limit", "100", **overrides
+        )
+        parked = [orjson.loads(line) for line in shown.stdout.splitlines()]
+        assert sorted(p["message_id"] for p in parked) == sorted(cids)
+        assert {(p["reason"], p["attempts"]) for p in parked} == {("backend_unavailable", 2)}
 
-        connection = await connect(cfg.amqp, "test-fault-dlq")
-        try:
-            queue = cfg.queue_name("wBroker")
-            parked = await dlq_ops.browse(connection, dlq_name(queue), 100)
-            assert len(parked) == len(names)
-            assert {p.reason for p in parked} == {"backend_unavailable"}
-            assert {p.attempts for p in parked} == {2}
-            # the database is back: an operator replays, and every parked request runs once
-            assert await dlq_ops.replay(connection, dlq_name(queue), queue) == len(names)
-        finally:
-            await connection.close()
-        deadline = time.monotonic() + 30
-        while True:
-            found = await asyncio.gather(
-                *(client.call("customer", "fetch", query={"name": n}) for n in names)
-            )
-            if all(len(f["data"]) == 1 for f in found):
-                break
-            assert time.monotonic() < deadline, "replayed requests did not all run"
-            await asyncio.sleep(0.5)
+        # The database is back: the operator replays, and every parked request runs once.
+        replayed = await asyncio.to_thread(beds_cli, "dlq", "replay", "wBroker", **overrides)
+        assert replayed.returncode == 0, replayed.stderr
+        assert f"replayed {len(names)} request(s)" in replayed.stdout
+        await wait_until(
+            lambda: all(len(tap.replies[cid]) == 2 for cid in cids),
+            timeout_s=60,
+            what="a second reply for every replayed request",
+        )
+        assert statuses([tap.replies[cid][1] for cid in cids]) == {"ok": len(names)}
+        assert await dlq_depths(cfg, APP_BROKERS) == {
+            "appServer.rBroker": 0,
+            "appServer.wBroker": 0,
+        }
+        main = cfg.stores["main"].master
+        assert await count_rows(main, "v_customer", "cst_name", names) == [1] * len(names)

@@ -6,7 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import aio_pika
 import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,9 +15,14 @@ from beds_actors.client import BedsClient
 from beds_actors.config import BedsConfig
 from beds_actors.core.errors import ErrorCode
 from beds_actors.ipl import System
+from beds_actors.testing import QueueState, ReplyTap, queue_states, wait_until
 
 pytestmark = pytest.mark.integration
 EXAMPLES = 2000
+CHUNK = 200
+WARM_CHUNKS = 3
+MAX_GROWTH = 16 * 2**20
+NO_REPLY_CASES = 300
 NASTY_TEXT = st.sampled_from(
     [
         "'; DROP TABLE customer; --",
@@ -135,19 +139,31 @@ def rss(pid: int) -> int:
     return psutil.Process(pid).memory_info().rss
 
 
+async def settled(handle: Any) -> dict[str, int]:
+    """The broker's counters once it holds nothing unacked (a reply goes out before its ack)."""
+    stats: dict[str, int] = {}
+
+    async def idle() -> bool:
+        stats.update(await handle.stats.remote())
+        return stats["inflight"] == 0
+
+    await wait_until(idle, timeout_s=30, what="broker holding nothing unacked")
+    return stats
+
+
 async def test_fuzzed_messages_get_well_formed_replies_and_leave_nothing_behind(
     client: BedsClient, beds: System, test_config: BedsConfig
 ) -> None:
     cases = await asyncio.to_thread(generate_cases)
-    assert len(cases) >= EXAMPLES // 2
+    assert len(cases) == EXAMPLES
     handles = {b: beds.brokers[f"beds/appServer/{b}/0"] for b in ("rBroker", "wBroker")}
     pids = {b: await h.pid.remote() for b, h in handles.items()}
-    memory_before = {b: rss(pid) for b, pid in pids.items()}
+    memory: dict[str, list[int]] = {b: [] for b in handles}
 
     codes: dict[str, int] = {}
     samples: dict[str, str] = {}
-    for start in range(0, len(cases), 200):
-        chunk = cases[start : start + 200]
+    for start in range(0, len(cases), CHUNK):
+        chunk = cases[start : start + CHUNK]
         replies = await asyncio.gather(
             *(
                 client.send(body, f"appServer.{broker}", timeout_s=60, **props)
@@ -160,25 +176,50 @@ async def test_fuzzed_messages_get_well_formed_replies_and_leave_nothing_behind(
             codes[code] = codes.get(code, 0) + 1
             if code != "ok":
                 samples.setdefault(code, reply["error"]["message"][:160])
+        for broker, pid in pids.items():
+            memory[broker].append(rss(pid))
     print(f"\nfuzz: {len(cases)} messages, replies by code: {codes}\nsamples: {samples}")
+    assert sum(codes.values()) == EXAMPLES
     assert codes.get("malformed_request", 0) > 0 and codes.get("validation_failed", 0) > 0
 
     for broker, handle in handles.items():
-        for _ in range(50):  # a reply goes out just before its request is acked
-            stats = await handle.stats.remote()
-            if stats["inflight"] == 0:
-                break
-            await asyncio.sleep(0.1)
-        assert stats["inflight"] == 0, (broker, stats)
+        await settled(handle)
         assert await handle.pid.remote() == pids[broker], f"{broker} died during the fuzz run"
-        growth = rss(pids[broker]) - memory_before[broker]
-        assert growth < 300 * 2**20, f"{broker} grew by {growth / 2**20:.0f} MiB"
-    connection = await aio_pika.connect(test_config.amqp.url)
-    try:
-        channel = await connection.channel()
-        for broker in handles:
-            queue = await channel.declare_queue(test_config.queue_name(broker), passive=True)
-            assert queue.declaration_result.message_count == 0
-            assert queue.declaration_result.consumer_count == 1
-    finally:
-        await connection.close()
+        # After the first chunks warmed the broker up, handling more messages must not keep
+        # growing it: a leak of even 10 kB per message would show here.
+        warm = memory[broker][WARM_CHUNKS - 1]
+        growth = max(memory[broker][WARM_CHUNKS:]) - warm
+        print(f"{broker}: RSS {warm / 2**20:.0f} MiB after warm-up, then +{growth / 2**20:.1f} MiB")
+        assert growth < MAX_GROWTH, f"{broker} grew by {growth / 2**20:.1f} MiB after warm-up"
+    states = await queue_states(test_config.amqp, [test_config.queue_name(b) for b in handles])
+    assert set(states.values()) == {QueueState(ready=0, consumers=1)}, states
+
+
+async def test_hostile_bodies_without_reply_to_are_executed_or_refused_and_none_sticks(
+    beds: System, test_config: BedsConfig
+) -> None:
+    cases = (await asyncio.to_thread(generate_cases))[:NO_REPLY_CASES]
+    handles = {b: beds.brokers[f"beds/appServer/{b}/0"] for b in ("rBroker", "wBroker")}
+    before = {b: await settled(h) for b, h in handles.items()}
+    async with ReplyTap(test_config.amqp) as tap:
+        for broker, body, props in cases:
+            await tap.publish(f"appServer.{broker}", body, reply=False, **props)
+        sent = {b: sum(1 for case in cases if case[0] == b) for b in handles}
+
+        async def all_settled() -> bool:
+            for broker, handle in handles.items():
+                stats = await handle.stats.remote()
+                dropped = stats["dropped_no_reply_to"] - before[broker]["dropped_no_reply_to"]
+                if dropped < sent[broker] or stats["inflight"]:
+                    return False
+            return True
+
+        # Each one ends in exactly one reply that has nowhere to go: counted, then acked.
+        await wait_until(all_settled, timeout_s=120, what="every fire-and-forget request done")
+        assert not tap.replies, "a request without reply_to was answered somewhere"
+    for broker, handle in handles.items():
+        stats = await handle.stats.remote()
+        dropped = stats["dropped_no_reply_to"] - before[broker]["dropped_no_reply_to"]
+        assert dropped == sent[broker], (broker, dropped, sent[broker])
+    states = await queue_states(test_config.amqp, [test_config.queue_name(b) for b in handles])
+    assert set(states.values()) == {QueueState(ready=0, consumers=1)}, states

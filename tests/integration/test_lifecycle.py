@@ -6,31 +6,32 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aio_pika
 import psutil
 import pytest
 
-from beds_actors.client import BedsClient
-from tests.conftest import TEST_CONFIG, load_test_config, reset_topology
+from beds_actors.testing import (
+    QueueState,
+    ReplyTap,
+    count_rows,
+    isolated_overrides,
+    queue_states,
+    wait_until,
+)
+from tests.conftest import BEDS, cli_env, load_test_config, reset_topology, run_id
 
 pytestmark = pytest.mark.integration
-BEDS = str(Path(sys.executable).with_name("beds"))
 # Subprocess systems get their own exchange, queues and Ray namespace.
-ISOLATED = {
-    "BEDS__AMQP__EXCHANGE": "beds_lifecycle_test",
-    "BEDS__AMQP__QUEUE_PREFIX": "beds_lifecycle_test.",
-    "BEDS__RAY__NAMESPACE": "beds_lifecycle_test",
-}
+ISOLATED = isolated_overrides("lifecycle_test")
 CONFIG = load_test_config(**ISOLATED)
 
 
-@pytest.fixture(autouse=True, scope="module")
+@pytest.fixture(autouse=True)
 async def isolated_topology() -> AsyncIterator[None]:
+    """Every test starts from no queues and leaves none: no test inherits another's requests."""
     await reset_topology(CONFIG)
     yield
     await reset_topology(CONFIG)
@@ -38,9 +39,7 @@ async def isolated_topology() -> AsyncIterator[None]:
 
 def beds_env(**overrides: str) -> dict[str, str]:
     """Environment for a `beds` subprocess on the isolated test config, with BEDS__ overrides."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEDS")}
-    env.update({"BEDS_CONFIG": str(TEST_CONFIG), "BEDS_ENV": "dev", **ISOLATED, **overrides})
-    return env
+    return cli_env(**{**ISOLATED, **overrides})
 
 
 def run_beds_up(**overrides: str) -> subprocess.CompletedProcess[str]:
@@ -83,26 +82,10 @@ def test_invalid_config_stops_the_start_listing_every_problem() -> None:
     assert "BEDS__AMQP__PORT" in done.stderr
 
 
-async def queue_state(url: str, names: list[str]) -> dict[str, tuple[int, int]]:
-    """(messages ready, consumers) per queue, read with passive declares."""
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel()
-        out = {}
-        for name in names:
-            queue = await channel.declare_queue(name, passive=True)
-            result = queue.declaration_result
-            out[name] = (result.message_count, result.consumer_count)
-        return out
-    finally:
-        await connection.close()
-
-
 @pytest.mark.parametrize("stop_with", ["SIGTERM", "beds shutdown"])
 async def test_stop_under_load_answers_or_keeps_every_request_and_leaves_nothing(
     stop_with: str,
 ) -> None:
-    exchange, url = CONFIG.amqp.exchange, CONFIG.amqp.url
     queues = [CONFIG.queue_name("rBroker"), CONFIG.queue_name("wBroker")]
     log_path = Path(f"/tmp/beds-shutdown-test-{os.getpid()}.log")
     with log_path.open("w") as log:
@@ -121,14 +104,14 @@ async def test_stop_under_load_answers_or_keeps_every_request_and_leaves_nothing
         children = psutil.Process(proc.pid).children(recursive=True)
         assert any("raylet" in (c.name() or "") for c in children)
 
-        async with BedsClient(url, exchange=exchange, timeout_s=20) as client:
-            sent = 400
-            calls = [
-                asyncio.ensure_future(client.call("customer", "create", {"name": f"s{i}"}))
-                for i in range(sent)
-            ]
-            while sum(c.done() for c in calls) < 20:
-                await asyncio.sleep(0.01)
+        sent, run = 2000, run_id()
+        names = [f"stop-{run}-{i}" for i in range(sent)]
+        async with ReplyTap(CONFIG.amqp) as tap:
+            body = {"template": "customer", "op": "create"}
+            cids = await asyncio.gather(
+                *(tap.publish("appServer.wBroker", {**body, "data": {"name": n}}) for n in names)
+            )
+            await wait_until(lambda: tap.answered(cids) >= 20, timeout_s=60, what="first replies")
             if stop_with == "SIGTERM":
                 proc.send_signal(signal.SIGTERM)
             else:  # the admin command, over AMQP, as an operator sends it
@@ -144,19 +127,24 @@ async def test_stop_under_load_answers_or_keeps_every_request_and_leaves_nothing
                 assert "shutting down" in command.stdout
             rc = await asyncio.to_thread(proc.wait, 90)
             assert rc == 0, log_path.read_text()[-3000:]
-            # BEDS is gone: whatever it answered has arrived within a moment.
-            await asyncio.wait(calls, timeout=3)
-            answered = [c.result() for c in calls if c.done() and not c.exception()]
-            unanswered = [c for c in calls if not c.done()]
-            for call in unanswered:
-                call.cancel()
-        assert len(answered) + len(unanswered) == sent  # no call failed any other way
-        assert all(r["status"] == "ok" for r in answered)
-        state = await queue_state(url, queues)
-        assert state[queues[0]] == (0, 0)
-        ready, consumers = state[queues[1]]
-        assert consumers == 0
-        assert ready == len(unanswered)  # never lost: either answered or still queued
+
+            # BEDS is gone: every request is answered or back in its queue, none lost.
+            async def accounted() -> bool:
+                ready = (await queue_states(CONFIG.amqp, [queues[1]]))[queues[1]]
+                return ready is not None and ready.ready + tap.answered(cids) == sent
+
+            await wait_until(accounted, timeout_s=30, what="answered + queued == sent")
+        answered = [n for n, c in zip(names, cids, strict=True) if tap.replies.get(c)]
+        assert 0 < len(answered) < sent, "the stop did not land mid-load"
+        assert set(tap.counts(cids)) <= {0, 1}
+        assert {tap.replies[c][0]["status"] for c in cids if tap.replies.get(c)} == {"ok"}
+        states = await queue_states(CONFIG.amqp, queues)
+        assert states[queues[0]] == QueueState(ready=0, consumers=0)
+        assert states[queues[1]] == QueueState(ready=sent - len(answered), consumers=0)
+        # Answered creates made their record; queued ones have not run.
+        rows = await count_rows(CONFIG.stores["main"].master, "v_customer", "cst_name", names)
+        assert [n for n, r in zip(names, rows, strict=True) if r] == answered
+        assert set(rows) <= {0, 1}
         assert "stopped cleanly" in log_path.read_text()
         await asyncio.sleep(1)
         alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
