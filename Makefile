@@ -5,7 +5,7 @@ BIN   := $(VENV)/bin
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER := 0
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: bootstrap schema run test unit lint typecheck check clean
+.PHONY: bootstrap schema run test test-shuffled unit lint typecheck check clean
 
 bootstrap:            ## services (apt if missing), .venv + package, config/env_dev.toml
 	@cluster/bootstrap.sh
@@ -17,10 +17,13 @@ run: schema           ## bootstrap, then run BEDS on local Ray in the foreground
 	$(BIN)/beds up
 
 test: schema          ## bootstrap, then the whole suite against the real services
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -p no:randomly
+
+test-shuffled: schema ## the same suite in a random order (RANDOMLY_SEED=n to repeat one)
+	$(BIN)/pytest -q $(if $(RANDOMLY_SEED),--randomly-seed=$(RANDOMLY_SEED),)
 
 unit: bootstrap       ## the fast tests that need no services
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -p no:randomly tests/unit
 
 lint:
 	$(BIN)/ruff check beds_actors tests

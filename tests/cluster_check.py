@@ -14,29 +14,12 @@ import sys
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
-import psutil
 import ray
 from ray.cluster_utils import Cluster
 
 from beds_actors.ipl import IplError, ipl
+from beds_actors.testing.network import outside_loopback
 from tests.conftest import load_test_config
-
-
-def outside_loopback() -> list[str]:
-    """TCP endpoints of this process tree (the whole test cluster) that leave 127.0.0.0/8."""
-    bad = []
-    me = psutil.Process()
-    for proc in [me, *me.children(recursive=True)]:
-        try:
-            conns = proc.net_connections(kind="tcp")
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        for c in conns:
-            for addr in (c.laddr, c.raddr):
-                local = addr and addr.ip.removeprefix("::ffff:").startswith("127.")
-                if addr and not local and addr.ip not in ("0.0.0.0", "::"):
-                    bad.append(f"{proc.name()}: {addr.ip}:{addr.port}")
-    return bad
 
 
 async def main() -> dict[str, object]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import ray
 
 from beds_actors.adapters.base import run_batch
@@ -36,6 +38,10 @@ class AdapterActor:
         """True when the database answers."""
         await self.adapter.ping()
         return True
+
+    async def pid(self) -> int:
+        """OS process id (operators and fault tests)."""
+        return os.getpid()
 
     async def stop(self) -> None:
         """Close the pool."""

@@ -89,11 +89,17 @@ async def depth(connection: AbstractRobustConnection, queue: str) -> int:
 async def replay(
     connection: AbstractRobustConnection, dlq: str, queue: str, limit: int | None = None
 ) -> int:
-    """Move parked requests back to their broker queue as fresh first attempts."""
+    """Move parked requests back to their broker queue as fresh first attempts.
+
+    Moves at most what was parked when it started: a replayed request that fails at once and
+    is parked again is not picked up a second time by the same replay.
+    """
     moved = 0
     async with connection.channel(publisher_confirms=True, on_return_raises=True) as channel:
         source = await channel.declare_queue(dlq, passive=True)
-        while limit is None or moved < limit:
+        parked = source.declaration_result.message_count or 0
+        budget = parked if limit is None else min(limit, parked)
+        while moved < budget:
             message = await source.get(no_ack=False, fail=False)
             if message is None:
                 break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from beds_actors.config import BedsConfig
 from beds_actors.core.namaste import Call, Outcome
 from beds_actors.logs import setup_logging
 from beds_actors.registry import Registry
+
+_ADAPTER_RETRY_S = 0.2
 
 
 # Ray restarts a dead broker process (same handle, same name); the supervisor then calls
@@ -50,9 +53,18 @@ class BrokerActor:
         local = self._local.get(store)
         if local is not None:
             return await run_batch(local, self.registry, calls, self.timeout_s)
-        handle = next(self._adapters[store])
-        result: list[Outcome] = await handle.run_batch.remote(list(calls))
-        return result
+        # An adapter actor that Ray is restarting answers ActorUnavailableError at once; wait
+        # for it (or the next one) within the request budget instead of burning a retry.
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        while True:
+            handle = next(self._adapters[store])
+            try:
+                result: list[Outcome] = await handle.run_batch.remote(list(calls))
+                return result
+            except ray.exceptions.ActorUnavailableError:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+                await asyncio.sleep(_ADAPTER_RETRY_S)
 
     async def start(self) -> str:
         """Open in-process adapters, connect to RabbitMQ and start consuming."""

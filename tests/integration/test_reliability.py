@@ -16,7 +16,15 @@ from beds_actors.amqp.topology import connect, dlq_name
 from beds_actors.client import BedsClient
 from beds_actors.config import BedsConfig
 from beds_actors.ipl import System
-from beds_actors.testing import ReplyTap, queue_states, running_calls, wait_until
+from beds_actors.testing import (
+    ReplyTap,
+    count_rows,
+    queue_states,
+    running_calls,
+    statuses,
+    steady_load,
+    wait_until,
+)
 from tests.conftest import run_id
 
 pytestmark = pytest.mark.integration
@@ -220,3 +228,32 @@ async def test_a_client_that_leaves_before_its_reply_leaks_nothing(
     assert after["replied_ok"] == before["replied_ok"] + 1  # published, dropped by RabbitMQ
     assert (await queue_states(test_config.amqp, [reply_queue]))[reply_queue] is None
     assert (await client.call("customer", "fetch", query={"name": "nobody"}))["status"] == "ok"
+
+
+async def test_the_adapter_actor_killed_under_load_loses_no_request(
+    client: BedsClient, beds: System, test_config: BedsConfig
+) -> None:
+    adapter = beds.adapters["main"][0]
+    broker = beds.brokers["beds/appServer/wBroker/0"]
+    before = await broker.stats.remote()
+    names = [f"adapter-kill-{run_id()}-{i}" for i in range(300)]
+
+    async def create(i: int) -> dict[str, Any]:
+        return await client.call("customer", "create", {"name": names[i]}, timeout_s=60)
+
+    load = asyncio.ensure_future(steady_load(create, seconds=3, per_second=100))
+    await wait_until(lambda: load.done() or _started(broker, before), timeout_s=30, what="load")
+    os.kill(await adapter.pid.remote(), signal.SIGKILL)
+    replies = await asyncio.gather(*(await load))
+    assert statuses(replies) == {"ok": len(names)}
+    after = await broker.stats.remote()
+    # The broker waited for Ray to restart the adapter: no retry spent, no request parked.
+    assert after["retried"] == before["retried"]
+    assert after["dead_lettered"] == before["dead_lettered"]
+    assert after["replied_error"] == before["replied_error"]
+    main = test_config.stores["main"].master
+    assert await count_rows(main, "v_customer", "cst_name", names) == [1] * len(names)
+
+
+async def _started(broker: Any, before: dict[str, int]) -> bool:
+    return bool((await broker.stats.remote())["replied_ok"] >= before["replied_ok"] + 50)

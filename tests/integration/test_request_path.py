@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 
 from beds_actors.client import BedsClient, BedsClientError
+from beds_actors.config import BedsConfig
 from beds_actors.ipl import System
+from beds_actors.testing import ReplyTap, count_rows, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -150,21 +153,6 @@ async def test_malformed_bodies_get_malformed_request_replies(
     assert (await client.call("customer", "fetch", query={"name": "nobody"}))["status"] == "ok"
 
 
-async def test_concurrent_requests_cross_the_ray_hop_in_batches(
-    client: BedsClient, beds: System
-) -> None:
-    broker = beds.brokers["beds/appServer/wBroker/0"]
-    before = await broker.stats.remote()
-    replies = await asyncio.gather(
-        *(client.call("customer", "create", {"name": f"batch-{i}"}) for i in range(300))
-    )
-    assert all(r["status"] == "ok" for r in replies)
-    assert len({r["data"]["guid"] for r in replies}) == 300
-    after = await broker.stats.remote()
-    assert after["received"] - before["received"] == 300
-    assert after["batches"] - before["batches"] < 300  # many requests shared a hop
-
-
 async def test_the_same_create_message_delivered_twice_creates_one_record(
     client: BedsClient,
 ) -> None:
@@ -198,7 +186,9 @@ async def test_concurrent_fetches_by_guid_each_get_their_own_record(
         assert reply["data"] == [record]
     assert [r["error"]["code"] for r in replies[len(made) :]] == ["not_found"] * len(missing)
     after = await broker.stats.remote()
-    assert after["batches"] - before["batches"] < len(guids)  # reads shared round trips
+    assert after["received"] - before["received"] == len(guids)
+    # 50 concurrent reads share Ray hops (and, per batch, one multi-key read of the view)
+    assert after["batches"] - before["batches"] <= len(guids) // 5
 
 
 async def test_concurrent_creates_each_get_their_own_record(client: BedsClient) -> None:
@@ -212,3 +202,35 @@ async def test_concurrent_creates_each_get_their_own_record(client: BedsClient) 
         f"bulk-{run}-{i}" for i in range(60)
     )
     assert len({r["data"]["guid"] for r in replies}) == 60
+
+
+async def test_a_request_without_reply_to_is_executed_and_counted(
+    beds: System, test_config: BedsConfig
+) -> None:
+    broker = beds.brokers["beds/appServer/wBroker/0"]
+    before = await broker.stats.remote()
+    name = f"fire-and-forget-{uuid.uuid4().hex}"
+    main = test_config.stores["main"].master
+    async with ReplyTap(test_config.amqp) as tap:
+        body = {"template": "customer", "op": "create", "data": {"name": name}}
+        await tap.publish("appServer.wBroker", body, reply=False)
+        await wait_until(
+            lambda: _one(count_rows(main, "v_customer", "cst_name", [name])),
+            timeout_s=30,
+            what="the fire-and-forget create's record",
+        )
+        after = await wait_until(
+            lambda: _dropped_since(broker, before), timeout_s=30, what="reply counted as dropped"
+        )
+        assert not tap.replies
+    assert after["dropped_no_reply_to"] == before["dropped_no_reply_to"] + 1
+    assert after["replied_ok"] == before["replied_ok"]
+
+
+async def _one(rows: Any) -> bool:
+    return bool(await rows == [1])
+
+
+async def _dropped_since(broker: Any, before: dict[str, int]) -> dict[str, int] | None:
+    after: dict[str, int] = await broker.stats.remote()
+    return after if after["dropped_no_reply_to"] > before["dropped_no_reply_to"] else None
