@@ -14,9 +14,18 @@ def _mariadb(store_name: str, cfg: StoreConfig) -> Adapter:
     return MariaDbAdapter(store_name, cfg)
 
 
+def _mongodb(store_name: str, cfg: StoreConfig) -> Adapter:
+    from beds_actors.adapters.mongodb import MongoDbAdapter
+
+    return MongoDbAdapter(store_name, cfg)
+
+
 # The one list of store kinds this release has an adapter for: `build_adapter` and the IPL's
 # registry check both read it, so adding an adapter here is all it takes.
-_BUILDERS: dict[str, Callable[[str, StoreConfig], Adapter]] = {"mariadb": _mariadb}
+_BUILDERS: dict[str, Callable[[str, StoreConfig], Adapter]] = {
+    "mariadb": _mariadb,
+    "mongodb": _mongodb,
+}
 
 
 def supports(kind: str) -> bool:

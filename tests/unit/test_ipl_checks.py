@@ -9,6 +9,7 @@ from typer.testing import CliRunner, Result
 
 from beds_actors.adapters import factory
 from beds_actors.adapters.base import Adapter
+from beds_actors.adapters.mongodb import MongoDbAdapter
 from beds_actors.config import BedsConfig, ConfigError, StoreConfig
 from beds_actors.registry import Registry, load_registry
 from beds_actors.registry.checks import check_against_config
@@ -53,7 +54,10 @@ def test_a_broker_naming_an_unknown_template_fails_naming_key_name_and_known_tem
 
 
 def test_brokers_of_roles_this_node_does_not_run_are_checked_too() -> None:
-    cfg = load_test_config(BEDS__ROLES__ADMIN__BROKERS__ADMINBROKERIN__TEMPLATES='["nope"]')
+    cfg = load_test_config(
+        BEDS__NODE__ROLES='["appServer"]',
+        BEDS__ROLES__ADMIN__BROKERS__ADMINBROKERIN__TEMPLATES='["nope"]',
+    )
 
     assert cfg.node.roles == ["appServer"]
     assert "roles.admin.brokers.adminBrokerIn.templates names unknown template(s) 'nope'" in (
@@ -68,7 +72,23 @@ def test_an_empty_or_absent_templates_list_is_fine() -> None:
     check_against_config(cfg, registry_of(cfg))  # no error
 
 
-def test_a_template_on_a_mongodb_store_fails_naming_store_kind_and_templates() -> None:
+def without_mongodb_adapter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the factory what a release without a MongoDB adapter had: kind mongodb unsupported."""
+    monkeypatch.delitem(factory._BUILDERS, "mongodb")
+
+
+def test_a_template_on_a_mongodb_store_is_accepted() -> None:
+    cfg = load_test_config(BEDS__STORES__GHOST__KIND="mongodb")
+    registry = registry_of(cfg)
+
+    assert cfg.stores["ghost"].kind == "mongodb" and "ghost" in registry.by_store()["ghost"]
+    check_against_config(cfg, registry)  # no error
+
+
+def test_a_template_on_a_store_kind_without_adapter_fails_naming_store_kind_and_templates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    without_mongodb_adapter(monkeypatch)
     cfg = load_test_config(BEDS__STORES__GHOST__KIND="mongodb")
 
     assert problems_of(cfg) == (
@@ -79,7 +99,10 @@ def test_a_template_on_a_mongodb_store_fails_naming_store_kind_and_templates() -
     )
 
 
-def test_a_mongodb_store_no_template_uses_is_accepted() -> None:
+def test_a_store_of_a_kind_without_adapter_that_no_template_uses_is_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    without_mongodb_adapter(monkeypatch)
     cfg = load_test_config(BEDS__STORES__GHOST__KIND="mongodb")
     registry = registry_of(cfg)
     without_ghost = Registry(
@@ -88,7 +111,8 @@ def test_a_mongodb_store_no_template_uses_is_accepted() -> None:
     check_against_config(cfg, without_ghost)  # no error
 
 
-def test_every_problem_is_reported_in_one_message() -> None:
+def test_every_problem_is_reported_in_one_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_mongodb_adapter(monkeypatch)
     cfg = load_test_config(
         BEDS__STORES__MAIN__KIND="mongodb", **{UBROKER: '["customer", "x", "y"]'}
     )
@@ -104,20 +128,30 @@ def test_every_problem_is_reported_in_one_message() -> None:
     ) in message
 
 
-def test_the_factory_is_the_single_source_of_supported_kinds() -> None:
+def test_the_factory_is_the_single_source_of_supported_kinds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     cfg = load_test_config(BEDS__STORES__GHOST__KIND="mongodb")
-    assert factory.supports("mariadb") and not factory.supports("mongodb")
-    assert factory.supported_kinds() == ["mariadb"]
+    assert factory.supports("mariadb") and factory.supports("mongodb")
+    assert factory.supported_kinds() == ["mariadb", "mongodb"]
+    adapter = factory.build_adapter("ghost", cfg.stores["ghost"])
+    assert isinstance(adapter, MongoDbAdapter)
+    assert (adapter.store_name, adapter.cfg) == ("ghost", cfg.stores["ghost"])
+
+    without_mongodb_adapter(monkeypatch)
+
+    assert not factory.supports("mongodb") and factory.supported_kinds() == ["mariadb"]
     with pytest.raises(NotImplementedError, match=r"stores\.ghost\.kind = 'mongodb'"):
         factory.build_adapter("ghost", cfg.stores["ghost"])
 
 
-def test_adding_a_mongodb_adapter_to_the_factory_makes_the_check_pass(
+def test_the_check_follows_the_factory_without_being_touched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cfg = load_test_config(BEDS__STORES__GHOST__KIND="mongodb")
     registry = registry_of(cfg)
-    problems_of(cfg, registry)  # refused today
+    without_mongodb_adapter(monkeypatch)
+    problems_of(cfg, registry)  # refused without the adapter
 
     def mongodb(store_name: str, store: StoreConfig) -> Adapter:
         raise AssertionError("the check must not build adapters")
