@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 import aio_pika
+import aiormq
 import orjson
 from aio_pika.abc import (
     AbstractChannel,
@@ -16,6 +18,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from yarl import URL
 
 from beds_actors.config import BedsConfig
 
@@ -170,6 +173,8 @@ class BedsClient:
             **properties,
         }
         props.setdefault("message_id", correlation_id)  # makes a redelivered create idempotent
+        # With message_id, the send time fixes the request's event id across redeliveries.
+        props.setdefault("timestamp", datetime.now(UTC))
         message = aio_pika.Message(
             body, correlation_id=correlation_id, reply_to=self._reply_queue.name, **props
         )
@@ -203,11 +208,21 @@ class BedsClient:
                     f"no queue is bound to routing key {routing_key!r} on exchange "
                     f"{self.exchange_name!r} — is BEDS running with that broker? ({exc})"
                 ) from None
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                raise BedsClientError(
+                    f"exchange {self.exchange_name!r} does not exist on {self._where()} — "
+                    "has `beds up` ever run against this RabbitMQ and vhost? (amqp.exchange)"
+                ) from None
             except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
                     raise BedsClientError(f"cannot publish to RabbitMQ: {exc!r}") from None
                 await asyncio.sleep(min(0.2, remaining))
+
+    def _where(self) -> str:
+        """host:port/vhost of the URL, without credentials."""
+        url = URL(self.url)
+        return f"{url.host}:{url.port}{url.path}"
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         future = self._waiting.get(message.correlation_id or "")

@@ -47,8 +47,8 @@ from beds_actors.bench.procs import CpuSnapshot, cpu_between, memory_by_group
 from beds_actors.bench.rpc import RpcClient
 from beds_actors.bench.workload import Workload, seed
 
-# beds0/bedsq/bedsl: variants, on request
-SYSTEMS = ("raw", "beds", "beds0", "bedsq", "bedsl", "faststream", "nameko")
+# beds0/bedsq/bedsl/bedsn: variants, on request
+SYSTEMS = ("raw", "beds", "beds0", "bedsq", "bedsl", "bedsn", "faststream", "nameko")
 DEFAULT_SYSTEMS = ["raw", "beds", "faststream", "nameko"]
 PACKAGES = (
     "ray", "aio-pika", "aiormq", "aiomysql", "PyMySQL", "orjson", "uvloop", "pydantic",

@@ -33,8 +33,11 @@ PEERS = {
 # (no code change), each on its own exchange, queues and Ray namespace:
 #   beds0  Ray's worker niceness 0 instead of Ray's default 15 (RAY_worker_niceness)
 #   bedsq  quorum queues (the shipped config/beds.toml) instead of classic ones
+#   bedsl  the adapter inside each broker process (stores.main.placement = "in_broker")
+#   bedsn  event lineage off (events.enabled = false): what recording every step costs
 VARIANTS: dict[str, dict[str, str]] = {
     "beds": {},
+    "bedsn": {"BEDS__EVENTS__ENABLED": "false"},
     "beds0": {"RAY_worker_niceness": "0"},
     "bedsq": {"BEDS__AMQP__QUEUE_TYPE": "quorum"},
     "bedsl": {"BEDS__STORES__MAIN__PLACEMENT": "in_broker"},
@@ -154,6 +157,10 @@ async def reset_database(cfg: BedsConfig) -> str:
     finally:
         conn.close()
     await apply_schema("main", store)
+    logs = cfg.stores["logs"]
+    if not logs.master.database.startswith("beds_bench"):
+        raise RuntimeError(f"refusing to use {logs.master.database!r}: not a beds_bench database")
+    await apply_schema("logs", logs)  # the logger store accumulates; it is never read here
     return version
 
 

@@ -336,6 +336,11 @@ sys.exit(0 if sys.version_info >= ($MIN_PY_MAJOR, $MIN_PY_MINOR) else 1)" >/dev/
 
 ensure_dev_config() {
     if [[ -f "$DEV_CONFIG" ]]; then
+        # A file made before the logger store existed lacks its password: add it, keep the rest.
+        if ! grep -q '^\[stores\.logs\.master\]' "$DEV_CONFIG"; then
+            printf '\n[stores.logs.master]\npassword = "%s"\n' "$DB_PASS" >>"$DEV_CONFIG"
+            say "config updated ($DEV_CONFIG: added [stores.logs.master], the logger store)"
+        fi
         say "config ok ($DEV_CONFIG)"
         return 0
     fi

@@ -87,10 +87,11 @@ async def reset_topology(cfg: BedsConfig) -> None:
 
 
 async def apply_test_schema(cfg: BedsConfig) -> None:
-    """The demo schema plus the test-only DBA objects, on the config's main store."""
+    """The demo schema plus the test-only DBA objects on the main store; the logger store."""
     main = cfg.stores["main"]
     await apply_schema("main", main)
     await apply_schema("main", main.model_copy(update={"schema_dir": str(FIXTURES / "schema")}))
+    await apply_schema("logs", cfg.stores["logs"])
 
 
 @asynccontextmanager

@@ -34,6 +34,10 @@ class AdapterActor:
         """Run every call concurrently; one Outcome per call, in order."""
         return await run_batch(self.adapter, self.registry, calls, self.timeout_s)
 
+    async def purge(self, template: str, older_than_days: float) -> int:
+        """Run the template's retention procedure; how many records it deleted."""
+        return await self.adapter.purge(self.registry.templates[template], older_than_days)
+
     async def ping(self) -> bool:
         """True when the database answers."""
         await self.adapter.ping()

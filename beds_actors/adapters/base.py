@@ -5,7 +5,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from beds_actors.core.errors import RETRYABLE, BedsError, ErrorCode
@@ -14,6 +16,13 @@ from beds_actors.registry import Registry, Template
 from beds_actors.registry.models import GUID
 
 log = logging.getLogger("beds.adapter")
+
+
+def now_us() -> int:
+    """Wall-clock µs since the epoch: the times of database calls in their events."""
+    return time.time_ns() // 1000
+
+
 T = TypeVar("T")
 
 
@@ -62,6 +71,11 @@ class Adapter(abc.ABC):
         """Create many records in one call; the created records keyed by guid."""
         raise NotImplementedError
 
+    async def purge(self, tpl: Template, older_than_days: float) -> int:
+        """Delete records older than `older_than_days` through the template's `purge` object;
+        returns how many. Stores with their own expiry (a MongoDB TTL index) return 0."""
+        raise NotImplementedError
+
     async def dispatch(self, tpl: Template, call: Call) -> Any:
         """Route one call to its NamasteCore operation."""
         if call.op == "create":
@@ -105,7 +119,9 @@ async def run_batch(
     grouped = {i for indexes in groups.values() if len(indexes) > 1 for i in indexes}
 
     async def single(i: int) -> None:
-        outcomes[i] = await _run_one(adapter, registry, calls[i], timeout_s)
+        started = now_us()
+        outcome = await _run_one(adapter, registry, calls[i], timeout_s)
+        outcomes[i] = _timed(outcome, registry, calls[i], started, 1)
 
     await asyncio.gather(*jobs, *(single(i) for i in range(len(calls)) if i not in grouped))
     return [o or Outcome(code=ErrorCode.INTERNAL_ERROR, message="no outcome") for o in outcomes]
@@ -122,18 +138,16 @@ async def _lookup(
     """One multi-key read for many fetch-by-guid calls; absent guids are not_found."""
     tpl = registry.templates[calls[indexes[0]].template]
     guids = [str(calls[i].query[GUID]) for i in indexes]
+    started = now_us()
     found = await _guarded(tpl.name, "fetch", timeout_s, adapter.fetch_by_guids(tpl, guids))
-    if isinstance(found, Outcome):  # the read failed: every call of the group shares the error
-        for i in indexes:
-            outcomes[i] = found
-        return
     for i, guid in zip(indexes, guids, strict=True):
-        record = found.get(guid)
-        outcomes[i] = (
-            Outcome(data=[record])
-            if record is not None
-            else Outcome(code=ErrorCode.NOT_FOUND, message=f"{tpl.name} {guid!r} not found")
-        )
+        if isinstance(found, Outcome):  # the read failed: every call of the group shares it
+            outcome = found
+        elif (record := found.get(guid)) is not None:
+            outcome = Outcome(data=[record])
+        else:
+            outcome = Outcome(code=ErrorCode.NOT_FOUND, message=f"{tpl.name} {guid!r} not found")
+        outcomes[i] = _timed(outcome, registry, calls[i], started, len(indexes))
 
 
 async def _create_many(
@@ -147,27 +161,44 @@ async def _create_many(
     """One bulk create for many creates; if it is refused, each create runs on its own."""
     tpl = registry.templates[calls[indexes[0]].template]
     rows = [calls[i].values for i in indexes]
+    started = now_us()
     made = await _guarded(tpl.name, "create", timeout_s, adapter.create_many(tpl, rows))
     if isinstance(made, Outcome):
         if made.code in RETRYABLE:  # the database is away: the whole group waits for a retry
             for i in indexes:
-                outcomes[i] = made
+                outcomes[i] = _timed(made, registry, calls[i], started, len(indexes), "create_many")
             return
         # One bad row must fail alone: run them one by one to find it.
         singles = [_run_one(adapter, registry, calls[i], timeout_s) for i in indexes]
         for i, outcome in zip(indexes, await asyncio.gather(*singles), strict=True):
-            outcomes[i] = outcome
+            outcomes[i] = _timed(outcome, registry, calls[i], started, 1)
         return
     for i in indexes:
         record = made.get(str(calls[i].values[GUID]))
-        outcomes[i] = (
+        outcome = (
             Outcome(data=record)
             if record is not None
             else Outcome(
                 code=ErrorCode.INTERNAL_ERROR,
-                message=f"{tpl.objects['create_many'].name} returned no row for a created guid",
+                message=f"{tpl.name}: the bulk create returned no record for a created guid",
             )
         )
+        outcomes[i] = _timed(outcome, registry, calls[i], started, len(indexes), "create_many")
+
+
+def _timed(
+    outcome: Outcome,
+    registry: Registry,
+    call: Call,
+    started_us: int,
+    shared: int,
+    key: str | None = None,
+) -> Outcome:
+    """The outcome stamped with when its database call ran and which DBA object it called."""
+    tpl = registry.get(call.template)
+    obj = tpl.objects.get(key or call.op) if tpl is not None else None  # type: ignore[call-overload]
+    name = obj.name if obj is not None else ""
+    return replace(outcome, started_us=started_us, ended_us=now_us(), db_object=name, shared=shared)
 
 
 async def _run_one(adapter: Adapter, registry: Registry, call: Call, timeout_s: float) -> Outcome:

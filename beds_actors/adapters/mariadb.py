@@ -127,6 +127,13 @@ class MariaDbAdapter(Adapter):
             found[str(record["guid"])] = record
         return found
 
+    async def purge(self, tpl: Template, older_than_days: float) -> int:
+        """`CALL <purge>(days)`: the DBA's retention procedure returns one row, the count."""
+        obj = self._object(tpl, "purge")
+        sql = f"CALL {_q(obj.name)}(%s)"
+        rows = await self._execute(sql, [older_than_days], read=False, raw=True)
+        return int(next(iter(rows[0].values()))) if rows else 0
+
     async def update(self, tpl: Template, guid: str, values: Mapping[str, Any]) -> Record:
         rows = await self._call(tpl, "update", {"guid": guid, **values})
         if not rows:

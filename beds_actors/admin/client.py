@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 
 import aio_pika
@@ -54,6 +55,10 @@ async def broadcast(
             correlation_id=correlation_id,
             reply_to=queue.name,
             content_type="application/json",
+            # RabbitMQ refuses a user_id other than this connection's login: nodes can record
+            # who asked without trusting the message.
+            user_id=cfg.amqp.user,
+            app_id=f"beds-cli@{socket.gethostname()}:{os.getpid()}",
         )
         try:
             await exchange.publish(body, routing_key="", mandatory=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
@@ -14,9 +13,9 @@ from pydantic import ValidationError
 from beds_actors.admin.auth import authorise
 from beds_actors.admin.commands import Command, NodeReply
 from beds_actors.amqp.topology import connect, control_exchange_name
-
-if TYPE_CHECKING:
-    from beds_actors.ipl.system import System
+from beds_actors.brokers.pool import BrokerPool
+from beds_actors.config import BedsConfig
+from beds_actors.events.system import SystemLog
 
 log = logging.getLogger("beds.admin")
 
@@ -24,9 +23,18 @@ log = logging.getLogger("beds.admin")
 class ControlServer:
     """Lifecycle: start() binds `<prefix>control.<node>` to the control exchange; stop()."""
 
-    def __init__(self, system: System, on_shutdown: Callable[[], None]) -> None:
-        self.system = system
-        self.cfg = system.cfg
+    def __init__(
+        self,
+        cfg: BedsConfig,
+        pool: BrokerPool,
+        restarts: Callable[[], dict[str, int]],
+        syslog: SystemLog,
+        on_shutdown: Callable[[], None],
+    ) -> None:
+        self.cfg = cfg
+        self.pool = pool
+        self.restarts = restarts
+        self.syslog = syslog
         self.on_shutdown = on_shutdown
         self._connection: AbstractRobustConnection | None = None
 
@@ -53,7 +61,7 @@ class ControlServer:
 
     async def _on_command(self, message: AbstractIncomingMessage) -> None:
         async with message.process(ignore_processed=True):
-            reply = await self._run(message.body)
+            reply = await self._run(message.body, _who(message))
             if message.reply_to and self._connection is not None:
                 channel = await self._connection.channel()
                 try:
@@ -68,27 +76,35 @@ class ControlServer:
             if reply.data.get("shutting_down"):
                 self.on_shutdown()
 
-    async def _run(self, body: bytes) -> NodeReply:
+    async def _run(self, body: bytes, who: str) -> NodeReply:
         node = self.cfg.node.name
         try:
             cmd = Command.model_validate_json(body)
         except ValidationError as exc:
             return NodeReply(node=node, status="error", message=f"bad admin command: {exc}")
+        what = f"admin {cmd.command}" + (f" {cmd.target}" if cmd.target else "")
+        what += f" {cmd.count}" if cmd.count is not None else ""
         refused = authorise(self.cfg, cmd.token)
         if refused:
-            log.warning("system event: admin %s refused: %s", cmd.command, refused)
+            self.syslog.emit(what, f"refused, asked by {who}: {refused}", status="refused")
             return NodeReply(node=node, status="error", message=refused)
-        log.warning("system event: admin command %s %s", cmd.command, cmd.target or "")
+        started = self.syslog.emit(what, f"accepted, asked by {who}")
         try:
-            return await self._dispatch(cmd)
+            reply = await self._dispatch(cmd)
         except Exception as exc:
             log.exception("admin command %s failed", cmd.command)
-            return NodeReply(node=node, status="error", message=f"{type(exc).__name__}: {exc}")
+            reply = NodeReply(node=node, status="error", message=f"{type(exc).__name__}: {exc}")
+        if reply.handled and cmd.command != "status":
+            outcome = reply.message or str(reply.data)
+            self.syslog.emit(
+                what, f"{reply.status}: {outcome}", status=reply.status, parent=started
+            )
+        return reply
 
     async def _status(self) -> dict[str, object]:
         """Every broker of this node: instances with their counters, and its queue."""
-        assert self._connection is not None and self.system.pool is not None
-        pool, restarts = self.system.pool, self.system.restarts()
+        assert self._connection is not None
+        pool, restarts = self.pool, self.restarts()
         brokers = []
         async with self._connection.channel() as channel:
             for role, broker, _ in self.cfg.brokers():
@@ -113,11 +129,15 @@ class ControlServer:
                         "instances": instances,
                     }
                 )
-        return {"roles": list(self.cfg.node.roles), "brokers": brokers}
+        events = self.syslog.recorder.stats
+        return {
+            "roles": list(self.cfg.node.roles),
+            "brokers": brokers,
+            "system_events": {"published": events.published, "dropped": events.dropped},
+        }
 
     async def _dispatch(self, cmd: Command) -> NodeReply:
-        node, pool = self.cfg.node.name, self.system.pool
-        assert pool is not None
+        node, pool = self.cfg.node.name, self.pool
         if cmd.command == "status":
             return NodeReply(node=node, status="ok", data=await self._status())
         if cmd.command == "shutdown":
@@ -137,3 +157,10 @@ class ControlServer:
         else:
             names = await pool.swap(role, broker)
         return NodeReply(node=node, status="ok", data={"instances": names})
+
+
+def _who(message: AbstractIncomingMessage) -> str:
+    """Who sent a command: the AMQP user (RabbitMQ checks `user_id` against the connection's
+    login when it is set) and the sender's app id."""
+    user = message.user_id or "(no user_id)"
+    return f"user {user}" + (f" via {message.app_id}" if message.app_id else "")

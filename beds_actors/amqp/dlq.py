@@ -9,6 +9,7 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 
 from beds_actors.brokers.parking import ATTEMPTS, BEDS_HEADERS, ERROR, PARKED_AT, REASON
+from beds_actors.events.lineage import REPLAYS
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ async def replay(
                 break
             headers = {k: v for k, v in (message.headers or {}).items() if k not in BEDS_HEADERS}
             headers.pop("x-death", None)
+            headers[REPLAYS] = _count(headers.get(REPLAYS)) + 1  # the trace shows each replay
             copy = aio_pika.Message(
                 message.body,
                 headers=headers,
@@ -112,12 +114,22 @@ async def replay(
                 correlation_id=message.correlation_id,
                 reply_to=message.reply_to,
                 message_id=message.message_id,
+                timestamp=message.timestamp,
+                type=message.type,
+                app_id=message.app_id,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             )
             await channel.default_exchange.publish(copy, routing_key=queue, mandatory=True)
             await message.ack()
             moved += 1
     return moved
+
+
+def _count(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 async def purge(connection: AbstractRobustConnection, dlq: str) -> int:

@@ -104,17 +104,37 @@ async def declare_broker_queue(
     }
     if queue_type == "quorum":
         args["x-delivery-limit"] = cfg.retry.max_deliveries + 2  # backstop only
+    limit = cfg.broker(role or cfg.node.role, broker).max_length_bytes
+    if limit is not None:
+        # Past the limit RabbitMQ nacks new publishes: the sender counts them, nothing vanishes.
+        args["x-max-length-bytes"] = limit
+        args["x-overflow"] = "reject-publish"
     queue = await _declare(channel, name, args)
     await queue.bind(exchange, routing_key=cfg.routing_key(broker, role))
     return queue
 
 
+def node_queues(cfg: BedsConfig) -> list[tuple[str, str]]:
+    """(role, broker) of every queue this node declares: its brokers', plus the events queues.
+
+    Every node declares the logs brokers' queues, so its events wait there even while no
+    admin node runs yet.
+    """
+    pairs = [(role, broker) for role, broker, _ in cfg.brokers()]
+    if cfg.events_on:
+        for route in (cfg.events.route, cfg.events.system_route):
+            role, _, broker = route.partition(".")
+            if (role, broker) not in pairs:
+                pairs.append((role, broker))
+    return pairs
+
+
 async def declare_topology(connection: AbstractRobustConnection, cfg: BedsConfig) -> list[str]:
-    """Declare the exchange and every queue of this node's roles; return the broker queues."""
+    """Declare the exchange and every queue of this node; return the broker queues."""
     async with connection.channel() as channel:
         exchange = await declare_exchange(channel, cfg.amqp)
         names = []
-        for role, broker, _ in cfg.brokers():
+        for role, broker in node_queues(cfg):
             queue = await declare_broker_queue(channel, cfg, broker, exchange, role)
             names.append(queue.name)
         return names
@@ -123,7 +143,7 @@ async def declare_topology(connection: AbstractRobustConnection, cfg: BedsConfig
 async def delete_topology(connection: AbstractRobustConnection, cfg: BedsConfig) -> None:
     """Delete this node's queues (with their retry queues and DLQs) and the exchange."""
     async with connection.channel() as channel:
-        for role, broker, _ in cfg.brokers():
+        for role, broker in node_queues(cfg):
             name = cfg.queue_name(broker, role)
             for queue in [
                 name,

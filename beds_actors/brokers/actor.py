@@ -89,7 +89,7 @@ class BrokerActor:
         await self.dispatcher.stop()
         for adapter in self._local.values():
             await adapter.stop()
-        return vars(self.dispatcher.stats)
+        return await self.stats()
 
     async def pid(self) -> int:
         """OS process id (operators and fault tests)."""
@@ -100,5 +100,12 @@ class BrokerActor:
         return ray.get_runtime_context().get_node_id()
 
     async def stats(self) -> dict[str, int]:
-        """Counters since start, plus messages received and not yet acked (`inflight`)."""
-        return {**vars(self.dispatcher.stats), "inflight": self.dispatcher.inflight}
+        """Counters since start, messages received and not yet acked (`inflight`), and the
+        events this instance published to the logger store or had to drop."""
+        events = self.dispatcher.recorder.stats
+        return {
+            **vars(self.dispatcher.stats),
+            "inflight": self.dispatcher.inflight,
+            "events_published": events.published,
+            "events_dropped": events.dropped,
+        }

@@ -17,8 +17,8 @@ from aio_pika.abc import (
 )
 
 from beds_actors.amqp import topology
+from beds_actors.brokers.admission import Admission, Pending, delivery_lineage
 from beds_actors.brokers.parking import (
-    EVENT,
     Parking,
     attempt_of,
     counts_returns_itself,
@@ -26,27 +26,17 @@ from beds_actors.brokers.parking import (
 )
 from beds_actors.config import BedsConfig
 from beds_actors.core.errors import RETRYABLE, BedsError, ErrorCode
-from beds_actors.core.events import new_event_id
 from beds_actors.core.namaste import Call, Outcome
 from beds_actors.core.payload import Request, decode_request, error_reply, ok_reply
-from beds_actors.core.validation import build_call
+from beds_actors.events.model import EVENTS_TYPE, Kind, now_us
+from beds_actors.events.recorder import EventRecorder
+from beds_actors.events.tracer import Tracer, Where
 from beds_actors.registry import Registry
 
 log = logging.getLogger("beds.broker")
 
 # Sends one batch of calls to a store's adapter and returns one Outcome per call, in order.
 BatchRunner = Callable[[str, Sequence[Call]], Awaitable[list[Outcome]]]
-OPS = ("create", "fetch", "update", "delete")
-
-
-@dataclass(slots=True)
-class Pending:
-    """A validated request waiting for its batch."""
-
-    message: AbstractIncomingMessage
-    event_id: str
-    parent_event_id: str | None
-    call: Call
 
 
 @dataclass
@@ -57,6 +47,15 @@ class Lane:
     queue: list[Pending] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One batch's trip to the adapter and back."""
+
+    sent_us: int
+    back_us: int
+    size: int
 
 
 @dataclass
@@ -72,6 +71,7 @@ class DispatcherStats:
     retried: int = 0
     dead_lettered: int = 0
     restamped: int = 0
+    events_written: int = 0  # events this broker stored (logs brokers)
 
 
 class Dispatcher:
@@ -94,10 +94,12 @@ class Dispatcher:
         self.registry = registry
         self.run_batch = run_batch
         self.origin = cfg.routing_key(broker, role)
-        self.ops = frozenset(self.bcfg.ops)
-        self.templates = None if self.bcfg.templates is None else frozenset(self.bcfg.templates)
+        self.admission = Admission(cfg, self.bcfg, self.origin, registry)
+        self.max_attempts = cfg.max_attempts(broker, role)
         self.stats = DispatcherStats()
         self.parking = Parking(cfg, role, broker)
+        self.recorder = EventRecorder(cfg, cfg.events.route)
+        self.tracer = Tracer(self.recorder, Where(cfg.node.name, role, broker, instance))
         self._lanes: dict[str, Lane] = {}
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -131,6 +133,7 @@ class Dispatcher:
         self._queue = await topology.declare_broker_queue(
             self._channel, self.cfg, self.broker, exchange, self.role
         )
+        await self.recorder.start(self._connection)
         self._consumer_tag = await self._queue.consume(self._on_message, no_ack=False)
         log.info("%s consuming %s (prefetch %d)", self.name, self._queue.name, bcfg.prefetch)
 
@@ -144,6 +147,7 @@ class Dispatcher:
             if lane.task is not None:
                 lane.task.cancel()
                 await asyncio.gather(lane.task, return_exceptions=True)
+        await self.recorder.stop()
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
@@ -159,6 +163,7 @@ class Dispatcher:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._inflight += 1
         self._drained.clear()
+        received = now_us()
         queued = False
         try:
             self.stats.received += 1
@@ -166,30 +171,58 @@ class Dispatcher:
                 self.stats.redelivered += 1
             if await self._guard_redelivery(message):
                 return
-            request: Request | None = None
-            try:
-                request = decode_request(message.body, self.cfg.limits.max_body_bytes)
-                pending = self._admit(message, request)
-            except BedsError as exc:
-                event_id = self._event_id(message, request)
-                parent = request.parent_event_id if request else None
-                body = error_reply(event_id, parent, exc.code, exc.message)
-                await self._reply(message, body, ok=False)
-                await message.ack()
+            pending = await self._admit(message, received)
+            if pending is None:
                 return
-            lane = self._lane(self.registry.templates[pending.call.template].store)
+            store = self.registry.templates[pending.calls[0].template].store
+            lane = self._lane(store)
             lane.queue.append(pending)
             lane.wake.set()
             queued = True
         except Exception as exc:  # never let one message kill the consumer; answer it instead
             log.exception("%s: unexpected error handling a message", self.name)
-            body = error_reply(new_event_id(self.origin), None, ErrorCode.INTERNAL_ERROR, repr(exc))
+            lin = delivery_lineage(message, None)
+            body = error_reply(lin.request_id, None, ErrorCode.INTERNAL_ERROR, repr(exc))
             with contextlib.suppress(Exception):
                 await self._reply(message, body, ok=False)
                 await message.ack()
         finally:
             if not queued:
                 self._settled(1)
+
+    async def _admit(self, message: AbstractIncomingMessage, received: int) -> Pending | None:
+        """Admit a delivery; a refused one is answered (or parked, for events) and acked here."""
+        if message.type == EVENTS_TYPE:
+            try:
+                return self.admission.events(message, received)
+            except BedsError as exc:  # a BEDS process sent what this broker cannot store
+                await self.parking.dead_letter(message, exc.code.value, exc.message, 1)
+                self.stats.dead_lettered += 1
+                await message.ack()
+                return None
+        request: Request | None = None
+        try:
+            request = decode_request(message.body, self.cfg.limits.max_body_bytes)
+            lin = delivery_lineage(message, request)
+            return self.admission.request(message, request, lin, received)
+        except BedsError as exc:
+            lin = delivery_lineage(message, request)
+            parent = request.parent_event_id if request else None
+            body = error_reply(lin.request_id, parent, exc.code, exc.message)
+            await self._reply(message, body, ok=False)
+            self.tracer.request(
+                lin,
+                call=None,
+                attempt=attempt_of(message),
+                message_id=message.message_id,
+                started_us=received,
+                ended_us=now_us(),
+                status="error",
+                code=exc.code.value,
+                detail=exc.message,
+            )
+            await message.ack()
+            return None
 
     async def _guard_redelivery(self, message: AbstractIncomingMessage) -> bool:
         """Park a request that keeps coming back unanswered (poison); True when handled here.
@@ -208,8 +241,9 @@ class Dispatcher:
                 message, "poison_message", text, attempt_of(message), returns
             )
             self.stats.dead_lettered += 1
-            event_id = self._event_id(message, None)
-            await self._reply(message, error_reply(event_id, None, ErrorCode.INTERNAL_ERROR, text))
+            event_id = delivery_lineage(message, None).request_id
+            body = error_reply(event_id, None, ErrorCode.INTERNAL_ERROR, text)
+            await self._reply(message, body, ok=False)
             await message.ack()
             return True
         if message.redelivered and not counts_returns_itself(message):
@@ -218,45 +252,6 @@ class Dispatcher:
             await message.ack()
             return True
         return False
-
-    def _event_id(self, message: AbstractIncomingMessage, req: Request | None) -> str:
-        """The client's event id, else the one assigned on the first try, else a new one."""
-        if req is not None and req.event_id:
-            return req.event_id
-        stamped = (message.headers or {}).get(EVENT)
-        return str(stamped) if stamped else new_event_id(self.origin)
-
-    def _admit(self, message: AbstractIncomingMessage, req: Request) -> Pending:
-        """Validate a decoded request against this broker and its template."""
-        if req.op not in OPS:
-            raise BedsError(
-                ErrorCode.UNKNOWN_OP, f"unknown op {req.op!r}; use create, fetch, update or delete"
-            )
-        if req.op not in self.ops:
-            raise BedsError(
-                ErrorCode.OP_NOT_SERVED,
-                f"{self.origin} does not serve {req.op!r} (it serves {sorted(self.ops)}); "
-                "publish to the broker for that op (docs/protocol.md)",
-            )
-        tpl = self.registry.get(req.template)
-        if tpl is not None and self.templates is not None and tpl.name not in self.templates:
-            raise BedsError(
-                ErrorCode.UNKNOWN_TEMPLATE,
-                f"{self.origin} does not serve template {tpl.name!r} "
-                f"(it serves {sorted(self.templates)})",
-            )
-        if tpl is None:
-            raise BedsError(
-                ErrorCode.UNKNOWN_TEMPLATE,
-                f"unknown template {req.template!r} (known: {', '.join(self.registry.names())})",
-            )
-        if req.op not in tpl.objects:
-            raise BedsError(
-                ErrorCode.UNKNOWN_OP, f"template {tpl.name!r} does not support {req.op!r}"
-            )
-        key = message.message_id or req.event_id
-        call = build_call(tpl, req, self.cfg.limits.max_fetch_rows, key)
-        return Pending(message, self._event_id(message, req), req.parent_event_id, call)
 
     # --- batches ---------------------------------------------------------------------
 
@@ -294,15 +289,17 @@ class Dispatcher:
                 task.add_done_callback(running.discard)
 
     async def _run(self, store: str, batch: list[Pending]) -> None:
-        """Settle each request (reply, retry or DLQ copy confirmed), then ack it: none is lost."""
+        """Settle each delivery (reply, retry or DLQ copy confirmed), then ack it: none is lost."""
         self.stats.batches += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         try:
-            outcomes = await self._outcomes(store, batch)
+            sent = now_us()
+            outcomes = iter(await self._outcomes(store, batch))
+            hop = Hop(sent, now_us(), len(batch))
             results = await asyncio.gather(
                 *(
-                    self._settle_and_ack(item, outcome)
-                    for item, outcome in zip(batch, outcomes, strict=True)
+                    self._settle_and_ack(item, [next(outcomes) for _ in item.calls], hop)
+                    for item in batch
                 ),
                 return_exceptions=True,
             )
@@ -323,33 +320,119 @@ class Dispatcher:
         finally:
             self._settled(len(batch))
 
-    async def _settle_and_ack(self, item: Pending, outcome: Outcome) -> None:
-        # Ack as soon as this request's own reply/retry/DLQ copy is confirmed: a crash between
+    async def _settle_and_ack(self, item: Pending, outcomes: list[Outcome], hop: Hop) -> None:
+        # Ack as soon as this delivery's own reply/retry/DLQ copy is confirmed: a crash between
         # the two is the only way a request is answered twice, so the gap is kept short.
-        await self._settle(item, outcome)
+        if item.is_events:
+            await self._settle_events(item, outcomes)
+        else:
+            await self._settle(item, outcomes[0], hop)
         await item.message.ack()
 
-    async def _settle(self, item: Pending, outcome: Outcome) -> None:
+    async def _settle(self, item: Pending, outcome: Outcome, hop: Hop) -> None:
         """Reply, schedule a retry with backoff, or park in the DLQ, as the outcome calls for."""
-        if outcome.code is None:
-            body = ok_reply(item.event_id, item.parent_event_id, outcome.data)
-            await self._reply(item.message, body)
-            return
-        code, text = ErrorCode(outcome.code), outcome.message or ""
-        if code in RETRYABLE:
-            attempt = attempt_of(item.message)
-            if attempt < self.cfg.retry.max_attempts:
-                await self.parking.retry(item.message, attempt + 1, text, item.event_id)
+        lin, call, attempt = item.lineage, item.calls[0], item.attempt
+        assert lin is not None
+        trace = self.tracer
+        if trace.on:
+            batch_id = trace.step(
+                lin,
+                "batch",
+                "b",
+                call=call,
+                attempt=attempt,
+                started_us=hop.sent_us,
+                ended_us=hop.back_us,
+                detail=f"{hop.size} delivery(ies) in this batch",
+            )
+            if outcome.started_us:
+                trace.db_call(lin, batch_id, call, attempt, outcome)
+        status, code, text = "ok", ErrorCode(outcome.code) if outcome.code else None, ""
+        if code is None:
+            body = ok_reply(lin.request_id, item.client_parent, outcome.data)
+        else:
+            status, text = "error", outcome.message or ""
+            if code in RETRYABLE and attempt < self.max_attempts:
+                started = now_us()
+                await self.parking.retry(item.message, attempt + 1, text, lin.request_id)
                 self.stats.retried += 1
+                delay = self.cfg.retry.delay_ms(attempt + 1)
+                detail = f"try {attempt + 1} in {delay} ms"
+                self._traced(item, "retry", "s", started, detail, code, "retry")
+                self._request_event(item, "retry", code, text)
                 return
-            await self.parking.dead_letter(item.message, code.value, text, attempt)
-            self.stats.dead_lettered += 1
-            text = f"{text} — gave up after {attempt} attempts; parked in {self.parking.dlq}"
-        body = error_reply(item.event_id, item.parent_event_id, code, text)
-        await self._reply(item.message, body, ok=False)
+            if code in RETRYABLE:
+                started = now_us()
+                await self.parking.dead_letter(item.message, code.value, text, attempt)
+                self.stats.dead_lettered += 1
+                self._traced(item, "dead_lettered", "d", started, self.parking.dlq, code, "parked")
+                text = f"{text} — gave up after {attempt} attempts; parked in {self.parking.dlq}"
+            body = error_reply(lin.request_id, item.client_parent, code, text)
+        started = now_us()
+        await self._reply(item.message, body, ok=code is None)
+        self._traced(item, "reply", "y", started, "" if item.message.reply_to else "no reply_to")
+        self._request_event(item, status, code, text)
+
+    def _traced(
+        self,
+        item: Pending,
+        kind: Kind,
+        segment: str,
+        started_us: int,
+        detail: str,
+        code: ErrorCode | None = None,
+        status: str = "ok",
+    ) -> None:
+        assert item.lineage is not None
+        self.tracer.step(
+            item.lineage,
+            kind,
+            segment,
+            call=item.calls[0],
+            attempt=item.attempt,
+            started_us=started_us,
+            ended_us=now_us(),
+            status=status,
+            code=code.value if code else "",
+            detail=detail,
+        )
+
+    def _request_event(
+        self, item: Pending, status: str, code: ErrorCode | None, detail: str
+    ) -> None:
+        assert item.lineage is not None
+        self.tracer.request(
+            item.lineage,
+            call=item.calls[0],
+            attempt=item.attempt,
+            message_id=item.message.message_id,
+            started_us=item.received_us,
+            ended_us=now_us(),
+            status=status,
+            code=code.value if code else "",
+            detail=detail,
+        )
+
+    async def _settle_events(self, item: Pending, outcomes: list[Outcome]) -> None:
+        """Stored, or retried while the logger store is away, or parked: never dropped."""
+        failed = [o for o in outcomes if not o.ok]
+        if not failed:
+            self.stats.events_written += len(outcomes)
+            return
+        first = failed[0]
+        code, text = ErrorCode(first.code or ErrorCode.INTERNAL_ERROR), first.message or ""
+        retryable = all(ErrorCode(o.code or "") in RETRYABLE for o in failed)
+        if retryable and item.attempt < self.max_attempts:
+            await self.parking.retry(item.message, item.attempt + 1, text, "")
+            self.stats.retried += 1
+            return
+        # Rows already stored are stored once: a replay writes each event id one time.
+        await self.parking.dead_letter(item.message, code.value, text, item.attempt)
+        self.stats.dead_lettered += 1
+        self.stats.events_written += len(outcomes) - len(failed)
 
     async def _outcomes(self, store: str, batch: list[Pending]) -> list[Outcome]:
-        calls = [item.call for item in batch]
+        calls = [call for item in batch for call in item.calls]
         budget = self.cfg.limits.request_timeout_s + 5.0
         try:
             async with asyncio.timeout(budget):

@@ -10,6 +10,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from beds_actors.amqp.topology import dlq_name, retry_queue_name
 from beds_actors.config import BedsConfig
+from beds_actors.events.lineage import EVENT
 
 ATTEMPT = "x-beds-attempt"  # 1-based try number of this request
 RETURNS = "x-beds-returns"  # deliveries that ended without an ack (classic queues)
@@ -19,8 +20,9 @@ ERROR = "x-beds-error"
 ATTEMPTS = "x-beds-attempts"
 PARKED_AT = "x-beds-dead-lettered-at"
 ORIGIN = "x-beds-queue"
-EVENT = "x-beds-event-id"  # the event id assigned on the first try, kept across retries
-BEDS_HEADERS = (ATTEMPT, RETURNS, REASON, ERROR, ATTEMPTS, PARKED_AT, ORIGIN, EVENT)
+# Per-delivery state that a replay from the DLQ resets; the lineage headers (EVENT, REPLAYS)
+# are kept, so a replayed request stays in its trace.
+BEDS_HEADERS = (ATTEMPT, RETURNS, REASON, ERROR, ATTEMPTS, PARKED_AT, ORIGIN)
 
 
 def attempt_of(message: AbstractIncomingMessage) -> int:
@@ -62,7 +64,9 @@ class Parking:
     ) -> None:
         """Send the request back after the backoff delay for `attempt`."""
         delay_ms = self.cfg.retry.delay_ms(attempt)
-        headers = {ATTEMPT: attempt, ERROR: error[:1000], RETURNS: 0, EVENT: event_id}
+        headers: dict[str, Any] = {ATTEMPT: attempt, ERROR: error[:1000], RETURNS: 0}
+        if event_id:
+            headers[EVENT] = event_id
         await self._publish(message, retry_queue_name(self.queue, delay_ms), headers)
 
     async def dead_letter(
@@ -105,6 +109,8 @@ class Parking:
             reply_to=message.reply_to,
             message_id=message.message_id,
             timestamp=message.timestamp,
+            type=message.type,  # e.g. a batch of events must stay one
+            app_id=message.app_id,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
         # mandatory: a missing retry queue or DLQ must fail loudly, never drop the request.

@@ -52,9 +52,13 @@ def status() -> None:
         "received",
         "in flight",
         "restarts",
+        "events sent",
+        "events dropped",
+        "events stored",
     ):
         table.add_column(column)
-    for reply in sorted(_send("status"), key=lambda r: r.node):
+    replies = sorted(_send("status"), key=lambda r: r.node)
+    for reply in replies:
         for b in reply.data.get("brokers", []):
             rows = b["instances"] or [{"name": "(none)"}]
             for i, inst in enumerate(rows):
@@ -64,11 +68,25 @@ def status() -> None:
                     str(b["depth"]) if i == 0 else "",
                     str(b["consumers"]) if i == 0 else "",
                     inst["name"],
-                    str(inst.get("received", "")),
-                    str(inst.get("inflight", "")),
-                    str(inst.get("restarts", "")),
+                    *(
+                        str(inst.get(key, ""))
+                        for key in (
+                            "received",
+                            "inflight",
+                            "restarts",
+                            "events_published",
+                            "events_dropped",
+                            "events_written",
+                        )
+                    ),
                 )
     out.print(table)
+    for reply in replies:
+        system = reply.data.get("system_events", {})
+        out.print(
+            f"{reply.node}: system events sent {system.get('published', 0)}, "
+            f"dropped {system.get('dropped', 0)}"
+        )
 
 
 def scale(

@@ -15,6 +15,7 @@ from beds_actors.bench.command import bench_command
 from beds_actors.cli.admin import register as register_admin_commands
 from beds_actors.cli.common import config_or_exit, err, fail
 from beds_actors.cli.dlq import app as dlq_app
+from beds_actors.cli.trace import trace as trace_command
 from beds_actors.config import ConfigError
 from beds_actors.registry import TemplateError, load_registry
 from beds_actors.registry.checks import check_against_config
@@ -31,6 +32,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(dlq_app, name="dlq")
 register_admin_commands(app)
 app.command("bench")(bench_command)  # load generator; see bench/README.md
+app.command("trace")(trace_command)
 
 
 def _json_arg(value: str | None, option: str) -> dict[str, Any] | None:
@@ -127,6 +129,10 @@ def schema_apply() -> None:
 
     async def main() -> None:
         for name, store in cfg.stores.items():
+            if not store.schema_dir or store.kind != "mariadb":
+                why = f"kind {store.kind}" if store.schema_dir else "no schema_dir"
+                err.print(f"store {name}: skipped ({why})")
+                continue
             applied = await apply_schema(name, store)
             status = ", ".join(applied) if applied else "up to date"
             err.print(f"store {name} ({store.master.where}): {status}")

@@ -6,6 +6,7 @@ from beds_actors.config.models import (
     BedsConfig,
     BrokerConfig,
     DbEndpoint,
+    EventsConfig,
     StoreConfig,
 )
 
@@ -15,6 +16,7 @@ __all__ = [
     "BrokerConfig",
     "ConfigError",
     "DbEndpoint",
+    "EventsConfig",
     "StoreConfig",
     "load",
     "load_from",

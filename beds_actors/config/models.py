@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -10,6 +10,7 @@ Op = Literal["create", "fetch", "update", "delete"]
 Env = Literal["dev", "qa", "prod"]
 QueueType = Literal["classic", "quorum"]
 ALL_OPS: tuple[Op, ...] = ("create", "fetch", "update", "delete")
+MONGODB_PORT = 27017  # the default port of a `kind = "mongodb"` store's endpoints
 
 
 class _Strict(BaseModel):
@@ -76,9 +77,11 @@ class LimitsConfig(_Strict):
 
 
 class DbEndpoint(_Strict):
+    """One database server; StoreConfig fills the defaults that depend on the store's kind."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=3306, ge=1, le=65535)
-    user: str
+    user: str  # required; a MongoDB store defaults it to "" (no auth)
     password: str = ""
     database: str
 
@@ -105,6 +108,22 @@ class StoreConfig(_Strict):
     connect_timeout_s: float = Field(default=5.0, gt=0)
     schema_dir: str = Field(default="", description="DBA-owned SQL files `beds schema apply` runs")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_defaults(cls, data: Any) -> Any:
+        """A MongoDB endpoint defaults to port 27017 and no user (no auth); MariaDB is unchanged."""
+        if not isinstance(data, dict) or data.get("kind") != "mongodb":
+            return data
+        # Only endpoints given as tables: anything else is left for validation to report.
+        return {
+            **data,
+            **{
+                key: {"port": MONGODB_PORT, "user": "", **data[key]}
+                for key in ("master", "secondary")
+                if isinstance(data.get(key), dict)
+            },
+        }
+
 
 class BrokerConfig(_Strict):
     """One broker type of a role: the queue it consumes and how many instances do so."""
@@ -122,6 +141,15 @@ class BrokerConfig(_Strict):
         default=None, description="templates this broker serves; default: every template"
     )
     queue_type: QueueType | None = Field(default=None, description="default: amqp.queue_type")
+    max_attempts: int | None = Field(
+        default=None, ge=1, description="tries before the DLQ; default: retry.max_attempts"
+    )
+    max_length_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        description="queue length limit; publishers past it are refused (x-overflow: "
+        "reject-publish), never silently dropped",
+    )
 
 
 class AdminConfig(_Strict):
@@ -153,6 +181,25 @@ class RetryConfig(_Strict):
         return sorted({int(s * 1000) for s in self.backoff_s})
 
 
+class EventsConfig(_Strict):
+    """Event lineage: every step of every request, sent to the logger store (docs/lineage.md)."""
+
+    enabled: bool | None = Field(
+        default=None, description="default: on when the config has the logs brokers"
+    )
+    route: str = Field(default="admin.adminLogsBroker", description="routing key of request events")
+    system_route: str = Field(
+        default="admin.adminSyslogBroker", description="routing key of system events"
+    )
+    buffer: int = Field(
+        default=20_000, ge=100, description="events a process holds while RabbitMQ is away"
+    )
+    batch: int = Field(default=500, ge=1, le=10_000, description="events per published message")
+    flush_ms: float = Field(default=100.0, gt=0, description="longest wait before publishing")
+    retention_days: float = Field(default=30.0, gt=0, description="events older are purged")
+    purge_interval_s: float = Field(default=3600.0, gt=0)
+
+
 class RoleConfig(_Strict):
     brokers: dict[str, BrokerConfig] = Field(default_factory=dict)
 
@@ -168,6 +215,7 @@ class BedsConfig(_Strict):
     limits: LimitsConfig = LimitsConfig()
     retry: RetryConfig = RetryConfig()
     admin: AdminConfig = AdminConfig()
+    events: EventsConfig = EventsConfig()
     templates_dir: str = "templates"
     stores: dict[str, StoreConfig] = Field(default_factory=dict)
     roles: dict[str, RoleConfig] = Field(default_factory=dict)
@@ -182,6 +230,33 @@ class BedsConfig(_Strict):
                 f"(configured roles: {known})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _event_routes_are_brokers(self) -> BedsConfig:
+        if self.events.enabled:
+            for key, route in self._event_routes():
+                if route is None:
+                    raise ValueError(
+                        f"events.{key} = {getattr(self.events, key)!r} names no configured "
+                        "broker <role>.<broker> (the admin role's adminLogsBroker / "
+                        "adminSyslogBroker); configure it, or set events.enabled = false"
+                    )
+        return self
+
+    def _event_routes(self) -> list[tuple[str, tuple[str, str] | None]]:
+        out: list[tuple[str, tuple[str, str] | None]] = []
+        for key in ("route", "system_route"):
+            role, _, broker = str(getattr(self.events, key)).partition(".")
+            known = broker in (self.roles[role].brokers if role in self.roles else {})
+            out.append((key, (role, broker) if known else None))
+        return out
+
+    @property
+    def events_on(self) -> bool:
+        """Whether processes record events: `events.enabled`, else whether logs brokers exist."""
+        if self.events.enabled is not None:
+            return self.events.enabled
+        return all(route is not None for _, route in self._event_routes())
 
     @property
     def role(self) -> RoleConfig:
@@ -203,6 +278,10 @@ class BedsConfig(_Strict):
     def queue_name(self, broker: str, role: str | None = None) -> str:
         """Queue name a broker consumes: `<queue_prefix><role>.<broker>`."""
         return f"{self.amqp.queue_prefix}{role or self.node.role}.{broker}"
+
+    def max_attempts(self, broker: str, role: str | None = None) -> int:
+        """Tries of a request on this broker before it is parked."""
+        return self.broker(role or self.node.role, broker).max_attempts or self.retry.max_attempts
 
     def queue_type(self, broker: str, role: str | None = None) -> QueueType:
         """Classic or quorum, for a broker's queue and its DLQ."""

@@ -29,6 +29,12 @@ class Outcome:
     data: Any = None
     code: str | None = None
     message: str | None = None
+    # When the database call ran (µs since the epoch), which DBA object, and how many calls
+    # shared it (a multi-key read or a bulk create serves several requests at once).
+    started_us: int = 0
+    ended_us: int = 0
+    db_object: str = ""
+    shared: int = 1
 
     @property
     def ok(self) -> bool:

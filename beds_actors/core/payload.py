@@ -15,9 +15,10 @@ from pydantic import (
 )
 
 from beds_actors.core.errors import BedsError, ErrorCode
+from beds_actors.events import ids
 
 PROTOCOL_VERSION = 1
-EVENT_ID_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
+EVENT_ID_PATTERN = rf"^{ids.ROOT_PATTERN}$"  # a client's own event id is a root (no `/`)
 
 
 class Request(BaseModel):
@@ -31,7 +32,9 @@ class Request(BaseModel):
     query: dict[str, Any] = Field(default_factory=dict)
     limit: StrictInt | None = Field(default=None, ge=1)
     event_id: StrictStr | None = Field(default=None, pattern=EVENT_ID_PATTERN)
-    parent_event_id: StrictStr | None = Field(default=None, pattern=EVENT_ID_PATTERN)
+    parent_event_id: StrictStr | None = Field(
+        default=None, max_length=ids.MAX_LENGTH, pattern=ids.EVENT_ID.pattern
+    )
     v: StrictInt = Field(default=PROTOCOL_VERSION, ge=1, le=1, description="protocol version")
 
 

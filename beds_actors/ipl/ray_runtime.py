@@ -29,6 +29,9 @@ def start_ray(cfg: BedsConfig) -> bool:
         else:
             keep_local_node_on_loopback()
             ray.init(
+                # "local": always a new node of our own, never a cluster that `ray start`
+                # left running on this machine (which would also refuse our labels).
+                address="local",
                 namespace=cfg.ray.namespace,
                 include_dashboard=cfg.ray.include_dashboard,
                 labels=node_labels(cfg.node.roles),

@@ -8,15 +8,18 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from beds_actors.events.system import SystemLog
+
 log = logging.getLogger("beds.supervisor")
 
 
 class Supervisor:
     """Checks every broker each interval; a restarted one is started and the event logged."""
 
-    def __init__(self, brokers: Mapping[str, Any], interval_s: float) -> None:
+    def __init__(self, brokers: Mapping[str, Any], interval_s: float, syslog: SystemLog) -> None:
         self.brokers = brokers
         self.interval_s = interval_s
+        self.syslog = syslog
         self.restarts: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
 
@@ -39,15 +42,23 @@ class Supervisor:
                 *(self._check(n, self.brokers[n]) for n in names), return_exceptions=True
             )
             for name, result in zip(names, results, strict=True):
+                _, role, broker, _ = name.split("/")
                 if isinstance(result, BaseException):
-                    log.warning("system event: broker %s not answering: %r", name, result)
+                    self.syslog.emit(
+                        "broker not answering",
+                        f"{name}: {result!r}",
+                        status="warning",
+                        role=role,
+                        broker=broker,
+                    )
                 elif result is not None:
                     self.restarts[name] += 1
-                    log.warning(
-                        "system event: broker %s %s (restart #%d)",
-                        name,
-                        result,
-                        self.restarts[name],
+                    self.syslog.emit(
+                        "respawn",
+                        f"broker {name} {result} (restart #{self.restarts[name]})",
+                        status="warning",
+                        role=role,
+                        broker=broker,
                     )
 
     async def _check(self, name: str, handle: Any) -> str | None:

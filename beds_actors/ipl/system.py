@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ray
+from aio_pika.abc import AbstractRobustConnection
 
 from beds_actors.adapters.actor import AdapterActor
 from beds_actors.admin.server import ControlServer
 from beds_actors.brokers.pool import BrokerPool
 from beds_actors.config import BedsConfig
+from beds_actors.events.retention import LOGGER, Retention
+from beds_actors.events.system import SystemLog
 from beds_actors.ipl.placement import selector
 from beds_actors.ipl.supervisor import Supervisor
 from beds_actors.registry import Registry
@@ -26,11 +29,14 @@ class System:
 
     cfg: BedsConfig
     registry: Registry
+    syslog: SystemLog
+    connection: AbstractRobustConnection | None = None  # the node's own (system events)
     ray_started: bool = False
     adapters: dict[str, list[Any]] = field(default_factory=dict)
     pool: BrokerPool | None = None
     supervisor: Supervisor | None = None
     control: ControlServer | None = None
+    retention: Retention | None = None
     shutdown_requested: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -43,10 +49,28 @@ class System:
         await self._spawn_adapters()
         self.pool = BrokerPool(self.cfg, self.registry, self.adapters)
         await self.pool.start_configured()
-        self.supervisor = Supervisor(self.pool.actors, self.cfg.ray.supervise_interval_s)
+        self.supervisor = Supervisor(
+            self.pool.actors, self.cfg.ray.supervise_interval_s, self.syslog
+        )
         self.supervisor.start()
-        self.control = ControlServer(self, self.shutdown_requested.set)
+        self.control = ControlServer(
+            self.cfg, self.pool, self.restarts, self.syslog, self.shutdown_requested.set
+        )
         await self.control.start()
+        self._start_retention()
+
+    def _start_retention(self) -> None:
+        """The admin role keeps the logger store within `events.retention_days`."""
+        tpl = self.registry.get(LOGGER)
+        handles = self.adapters.get(tpl.store, []) if tpl is not None else []
+        if (
+            "admin" in self.cfg.node.roles
+            and tpl is not None
+            and "purge" in tpl.objects
+            and handles
+        ):
+            self.retention = Retention(self.cfg, handles[0], self.syslog)
+            self.retention.start()
 
     def restarts(self) -> dict[str, int]:
         """Restarts per broker instance since this node started."""
@@ -73,6 +97,9 @@ class System:
 
     async def stop(self) -> dict[str, Any]:
         """Stop consuming everywhere, drain in-flight work, close pools, release the actors."""
+        self.syslog.emit("shutdown", f"node {self.cfg.node.name} stopping")
+        if self.retention is not None:
+            await self.retention.stop()
         if self.control is not None:
             await self.control.stop()
         if self.supervisor is not None:
@@ -85,6 +112,10 @@ class System:
         self.adapters.clear()
         if self.ray_started:
             ray.shutdown()
+        await self.syslog.stop()
+        if self.connection is not None:
+            await self.connection.close()
+            self.connection = None
         return stats
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import Field as PydField
@@ -16,7 +16,7 @@ FieldType = Literal["string", "int", "float", "bool", "datetime"]
 Op = Literal["create", "fetch", "update", "delete"]
 OPS: tuple[Op, ...] = ("create", "fetch", "update", "delete")
 # DBA objects a template may name: one per op, plus optional batch forms of an op.
-ObjectKey = Literal["create", "fetch", "update", "delete", "create_many"]
+ObjectKey = Literal["create", "fetch", "update", "delete", "create_many", "purge"]
 
 
 class _Strict(BaseModel):
@@ -74,12 +74,27 @@ class Template(_Strict):
     description: str = ""
     source: str = ""
     max_fetch: int = PydField(default=100, ge=1)
+    # MongoDB stores: the DBA-owned collection holding the records (default: `name`).
+    collection: str = ""
     objects: dict[ObjectKey, DbObject]
     fields: dict[str, Field]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_collection(cls, data: Any) -> Any:
+        """An absent or empty `collection` is the template's name."""
+        if (
+            isinstance(data, dict)
+            and not data.get("collection")
+            and isinstance(data.get("name"), str)
+        ):
+            return {**data, "collection": data["name"]}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Template:
         _check_ident(self.name, "template name")
+        _check_ident(self.collection, "collection")
         guid = self.fields.get(GUID)
         if guid is not None and (guid.writable or guid.type != "string"):
             raise ValueError(
@@ -102,6 +117,12 @@ class Template(_Strict):
             raise ValueError(
                 "objects.create_many: a procedure without params, beside objects.create; it takes "
                 "one JSON array of rows keyed by the create params"
+            )
+        purge = self.objects.get("purge")
+        if purge is not None and (purge.procedure is None or purge.params):
+            raise ValueError(
+                "objects.purge: a procedure without params; it takes the age in days and "
+                "deletes older records, returning how many (retention)"
             )
         for op, obj in self.objects.items():
             if obj.view is not None and op != "fetch":

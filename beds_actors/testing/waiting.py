@@ -13,13 +13,14 @@ async def wait_until(
     check: Callable[[], Any],
     *,
     timeout_s: float,
-    what: str,
+    what: str | Callable[[], str],
     interval_s: float = 0.05,
 ) -> Any:
     """Call `check` until it returns a truthy value and return that value.
 
     `timeout_s` is a generous bound that catches hangs, not a performance figure. On timeout
-    an AssertionError names `what` and the last value `check` returned.
+    an AssertionError names `what` (text, or a function giving text then) and the last value
+    `check` returned.
     """
     deadline = time.monotonic() + timeout_s
     while True:
@@ -29,5 +30,6 @@ async def wait_until(
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"not true within {timeout_s:g}s: {what} (last: {value!r})")
+            said = what() if callable(what) else what
+            raise AssertionError(f"not true within {timeout_s:g}s: {said} (last: {value!r})")
         await asyncio.sleep(interval_s)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from typing import Any
 
 import orjson
 import pytest
 
+from beds_actors.amqp.topology import retry_queue_name
 from beds_actors.client import BedsClient
 from beds_actors.config import BedsConfig
 from beds_actors.testing import (
@@ -179,3 +181,64 @@ async def test_mariadb_outage_longer_than_the_retry_budget_parks_requests(
         }
         main = cfg.stores["main"].master
         assert await count_rows(main, "v_customer", "cst_name", names) == [1] * len(names)
+
+
+async def test_logger_store_down_for_20s_under_load_events_wait_then_all_arrive(
+    private_mariadb: PrivateMariaDB,
+) -> None:
+    """The request path never waits for the logger store; its events wait in RabbitMQ."""
+    cfg = isolated_config(
+        "fault_logs",
+        BEDS__STORES__LOGS__MASTER__PORT=str(private_mariadb.port),
+        BEDS__STORES__LOGS__MASTER__DATABASE=private_mariadb.database,
+    )
+    run = run_id()
+    logs_queue = cfg.queue_name("adminLogsBroker", "admin")
+    async with running_beds(cfg) as beds, BedsClient.from_config(cfg, timeout_s=60) as client:
+        names = [f"logs-{run}-{i}" for i in range(250)]
+        took: list[float] = []
+
+        async def create(i: int) -> dict[str, Any]:
+            started = time.monotonic()
+            reply = await client.call("customer", "create", {"name": names[i]})
+            took.append(time.monotonic() - started)
+            return reply
+
+        load = asyncio.ensure_future(steady_load(create, seconds=25, per_second=10))
+        await asyncio.sleep(2)  # the load is running when the logger store goes away
+        await private_mariadb.astop()
+        # Event batches wait in the logs queue and its retry (backoff) queues meanwhile.
+        holding = [logs_queue, *(retry_queue_name(logs_queue, ms) for ms in cfg.retry.delays_ms())]
+        waiting = 0
+        for _ in range(int(DB_OUTAGE_S)):
+            await asyncio.sleep(1)
+            states = await queue_states(cfg.amqp, holding)
+            waiting = max(waiting, sum(s.ready for s in states.values() if s))
+        await private_mariadb.astart()
+        replies = await asyncio.gather(*(await load))
+        assert statuses(replies) == {"ok": len(names)}
+        # Answered at full speed meanwhile: no reply waited on the store (the outage is 20 s).
+        assert max(took) < 5, f"slowest request took {max(took):.1f} s"
+        assert waiting > 0, "no event batch waited in the logs queue during the outage"
+        roots = [r["event_id"] for r in replies]
+
+        stored: list[int] = []
+
+        async def all_stored() -> bool:
+            stored[:] = await count_rows(private_logs(cfg), "v_mst_logger", "lgr_root", roots)
+            return stored == [4] * len(roots)  # request, batch, db call, reply: each once
+
+        await wait_until(
+            all_stored,
+            timeout_s=90,
+            what=lambda: f"4 events stored per request (requests by events: {Counter(stored)})",
+        )
+        stats = [await h.stats.remote() for h in beds.brokers.values()]
+        assert sum(s["events_dropped"] for s in stats) == 0
+        assert await dlq_depths(cfg, [("admin", "adminLogsBroker")]) == {"admin.adminLogsBroker": 0}
+        print(f"\nlogger store away {DB_OUTAGE_S:.0f} s: up to {waiting} event batches waited")
+
+
+def private_logs(cfg: BedsConfig) -> Any:
+    """The logger store's endpoint of `cfg` (the private MariaDB)."""
+    return cfg.stores["logs"].master

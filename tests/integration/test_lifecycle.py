@@ -9,10 +9,14 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import aiomysql
+import orjson
 import psutil
 import pytest
 
+from beds_actors.admin.auth import hash_token
 from beds_actors.testing import (
     QueueState,
     ReplyTap,
@@ -88,13 +92,11 @@ async def test_stop_under_load_answers_or_keeps_every_request_and_leaves_nothing
 ) -> None:
     queues = [CONFIG.queue_name("rBroker"), CONFIG.queue_name("wBroker")]
     log_path = Path(f"/tmp/beds-shutdown-test-{os.getpid()}.log")
+    node, token = f"life-{run_id()}", f"token-{run_id()}"
+    secrets = {"BEDS__ADMIN__TOKEN": token, "BEDS__ADMIN__TOKEN_HASH": hash_token(token)}
+    env = beds_env(BEDS__NODE__NAME=node, **secrets)
     with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [BEDS, "up"],
-            env=beds_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen([BEDS, "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while "IPL complete" not in log_path.read_text():
@@ -118,7 +120,7 @@ async def test_stop_under_load_answers_or_keeps_every_request_and_leaves_nothing
                 command = await asyncio.to_thread(
                     subprocess.run,
                     [BEDS, "shutdown"],
-                    env=beds_env(),
+                    env=env,
                     capture_output=True,
                     text=True,
                     timeout=60,
@@ -146,6 +148,7 @@ async def test_stop_under_load_answers_or_keeps_every_request_and_leaves_nothing
         assert [n for n, r in zip(names, rows, strict=True) if r] == answered
         assert set(rows) <= {0, 1}
         assert "stopped cleanly" in log_path.read_text()
+        await assert_one_ipl_record_without_secrets(node, [token, *secrets.values()])
         await asyncio.sleep(1)
         alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
         assert alive == [], [c.cmdline()[:2] for c in alive]
@@ -153,3 +156,39 @@ async def test_stop_under_load_answers_or_keeps_every_request_and_leaves_nothing
         if proc.poll() is None:
             proc.kill()
         log_path.unlink(missing_ok=True)
+
+
+async def assert_one_ipl_record_without_secrets(node: str, secrets: list[str]) -> None:
+    """The start of `node` wrote exactly one IPL record: its steps, and no secret anywhere."""
+    logs = CONFIG.stores["logs"].master
+    conn = await aiomysql.connect(
+        host=logs.host, port=logs.port, user=logs.user, password=logs.password, db=logs.database
+    )
+    try:
+        async with conn.cursor(aiomysql.DictCursor) as cur:
+            await cur.execute(
+                "SELECT * FROM v_mst_logger WHERE lgr_node = %s AND lgr_kind = 'ipl'", (node,)
+            )
+            records = list(await cur.fetchall())
+            await cur.execute("SELECT * FROM v_mst_logger WHERE lgr_node = %s", (node,))
+            everything = orjson.dumps(list(await cur.fetchall()), default=str).decode()
+    finally:
+        conn.close()
+    assert len(records) == 1, records
+    detail = orjson.loads(records[0]["lgr_detail"])
+    steps = ["config", "logging", "preflight", "amqp", "registry", "ray", "actors"]
+    assert [(s["step"], s["ok"]) for s in detail["steps"]] == [(s, True) for s in steps]
+    assert detail["node"] == node and "customer" in detail["templates"]
+    assert len(detail["config_fingerprint"]) == 16 and len(detail["templates_hash"]) == 16
+    # No configured password, token or token hash in any event of that node.
+    passwords = [CONFIG.amqp.password, *(st.master.password for st in CONFIG.stores.values())]
+    assert not [v for v in _values(detail) if v in passwords]
+    assert not [s for s in secrets if s in everything]
+
+
+def _values(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _values(item)]
+    if isinstance(value, list):
+        return [v for item in value for v in _values(item)]
+    return [value]

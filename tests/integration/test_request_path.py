@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Any
 
@@ -87,7 +88,8 @@ async def test_client_event_ids_are_kept_for_lineage(client: BedsClient) -> None
     assert reply["event_id"] == "evt-child-1"
     assert reply["parent_event_id"] == "evt-root"
     assigned = await client.call("customer", "fetch", query={"name": "Lin"})
-    assert assigned["event_id"].startswith("appServer.rBroker:")
+    assert re.fullmatch(r"[0-9a-f]{13}-[0-9a-f]{8}-[0-9a-f]{6}", assigned["event_id"])
+    assert assigned["parent_event_id"] is None
 
 
 @pytest.mark.parametrize(

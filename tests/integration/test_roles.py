@@ -75,7 +75,7 @@ async def test_a_broker_serves_only_its_templates(client: BedsClient) -> None:
         assert ok["status"] == "ok"
     admin_client = BedsClient.from_config(CFG, role="admin")
     async with admin_client:
-        refused = await admin_client.call("customer", "fetch", broker="adminLogsBroker")
+        refused = await admin_client.call("customer", "fetch", broker="adminBrokerIn")
         assert refused["error"]["code"] == "unknown_template"
         assert "does not serve template" in refused["error"]["message"]
 

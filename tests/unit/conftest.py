@@ -24,7 +24,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def registry() -> Registry:
     """The shipped templates/ folder, loaded as the IPL does."""
-    return load_registry(REPO_ROOT / "templates", stores={"main"})
+    return load_registry(REPO_ROOT / "templates", stores={"main", "logs"})
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from beds_actors.core.errors import BedsError, ErrorCode
-from beds_actors.core.events import new_event_id
 from beds_actors.core.payload import EVENT_ID_PATTERN, decode_request, error_reply, ok_reply
+from beds_actors.events.ids import new_root
 
 LIMIT = 1_048_576
 
@@ -101,16 +101,23 @@ def test_valid_event_ids_are_accepted(event_id):
     assert (req.event_id, req.parent_event_id) == (event_id, event_id)
 
 
-@pytest.mark.parametrize("event_id", ["", "x" * 129, "has space", "a/b", "a\nb", "é"])
+@pytest.mark.parametrize("event_id", ["", "x" * 129, "has space", "a//b", "a/B", "a\nb", "é"])
 @pytest.mark.parametrize("key", ["event_id", "parent_event_id"])
 def test_invalid_event_ids_are_rejected(key, event_id):
     assert key in malformed(body(**{key: event_id}))
 
 
+def test_a_client_event_id_is_a_root_and_a_parent_may_be_compound():
+    assert "event_id" in malformed(body(event_id="root/a2"))
+    req = decode_request(body(parent_event_id="root/a2/q19ad3f2c1b2e0"), LIMIT)
+    assert req.parent_event_id == "root/a2/q19ad3f2c1b2e0"
+    too_deep = "root" + "/a1" * 9
+    assert "parent_event_id" in malformed(body(parent_event_id=too_deep))
+
+
 def test_generated_event_ids_match_the_wire_pattern_and_differ():
-    first, second = new_event_id("appServer.rBroker"), new_event_id("appServer.rBroker")
+    first, second = new_root(), new_root()
     assert re.fullmatch(EVENT_ID_PATTERN, first)
-    assert first.startswith("appServer.rBroker:")
     assert first != second
 
 

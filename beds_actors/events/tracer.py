@@ -1,0 +1,148 @@
+"""The steps of a request as events, stamped with where they ran (node, role, broker, instance)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from beds_actors.core.namaste import Call, Outcome
+from beds_actors.events.ids import child
+from beds_actors.events.lineage import Lineage
+from beds_actors.events.model import Kind, make_event
+from beds_actors.events.recorder import EventRecorder
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """The process an event happened in."""
+
+    node: str
+    role: str
+    broker: str
+    instance: int | None = None
+
+
+class Tracer:
+    """Turns the steps of one broker's requests into events for its recorder."""
+
+    def __init__(self, recorder: EventRecorder, where: Where) -> None:
+        self.recorder = recorder
+        self.where = where
+
+    @property
+    def on(self) -> bool:
+        """Whether events are recorded at all (`events.enabled`)."""
+        return self.recorder.enabled
+
+    def request(
+        self,
+        lin: Lineage,
+        *,
+        call: Call | None,
+        attempt: int,
+        message_id: str | None,
+        started_us: int,
+        ended_us: int,
+        status: str,
+        code: str = "",
+        detail: str = "",
+    ) -> None:
+        """One delivery of a request, from receipt to its end (answered, retried, parked)."""
+        self._emit(
+            lin,
+            lin.event_id,
+            lin.parent,
+            "request",
+            call,
+            attempt,
+            started_us,
+            ended_us,
+            status=status,
+            code=code,
+            detail=detail,
+            message_id=message_id or "",
+        )
+
+    def step(
+        self,
+        lin: Lineage,
+        kind: Kind,
+        segment: str,
+        *,
+        call: Call | None,
+        attempt: int,
+        started_us: int,
+        ended_us: int,
+        under: str | None = None,
+        status: str = "ok",
+        code: str = "",
+        detail: str = "",
+    ) -> str:
+        """A step under this delivery (or under `under`); returns the step's event id."""
+        parent = under or lin.event_id
+        event_id = child(parent, segment)
+        self._emit(
+            lin,
+            event_id,
+            parent,
+            kind,
+            call,
+            attempt,
+            started_us,
+            ended_us,
+            status=status,
+            code=code,
+            detail=detail,
+        )
+        return event_id
+
+    def db_call(self, lin: Lineage, batch_id: str, call: Call, attempt: int, out: Outcome) -> None:
+        """The DBA object the adapter called for this request, as timed by the adapter."""
+        rows = len(out.data) if isinstance(out.data, list) else int(out.data is not None)
+        shared = f", shared by {out.shared} requests" if out.shared > 1 else ""
+        self.step(
+            lin,
+            "db_call",
+            "c",
+            call=call,
+            attempt=attempt,
+            started_us=out.started_us,
+            ended_us=out.ended_us,
+            under=batch_id,
+            status="ok" if out.ok else "error",
+            code=out.code or "",
+            detail=f"{out.db_object or '?'}: {rows} row(s){shared}",
+        )
+
+    def _emit(
+        self,
+        lin: Lineage,
+        event_id: str,
+        parent: str | None,
+        kind: Kind,
+        call: Call | None,
+        attempt: int,
+        started_us: int,
+        ended_us: int,
+        **fields: Any,
+    ) -> None:
+        w = self.where
+        self.recorder.record(
+            make_event(
+                event_id=event_id,
+                parent=parent,
+                root=lin.root,
+                kind=kind,
+                started_us=started_us,
+                ended_us=ended_us,
+                node=w.node,
+                role=w.role,
+                broker=w.broker,
+                instance=w.instance,
+                template=call.template if call else "",
+                op=call.op if call else "",
+                attempt=attempt,
+                trace_id=lin.trace_id,
+                **fields,
+            )
+        )
