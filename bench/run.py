@@ -72,7 +72,7 @@ def options() -> argparse.Namespace:
         default=DEFAULT_SYSTEMS,
         help="raw,beds,faststream,nameko; variants: beds0 = BEDS with RAY_worker_niceness=0, "
         "bedsq = BEDS on quorum queues, bedsl = BEDS with the adapter in the broker process "
-        "(bench/systems.py VARIANTS)",
+        "(bench/systems.py VARIANTS), bedsn = BEDS with event lineage off",
     )
     ap.add_argument("--ops", type=words, default=["read", "create", "fetch"])
     ap.add_argument("--inflight", type=ints, default=[1, 16, 64, 256])

@@ -71,6 +71,19 @@ class Adapter(abc.ABC):
         """Create many records in one call; the created records keyed by guid."""
         raise NotImplementedError
 
+    async def _create_rows(self, tpl: Template, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Create every row (the bulk form where the store has one); how many were stored."""
+        if self.can_create_many(tpl):
+            stored = len(await self.create_many(tpl, rows))
+        else:
+            stored = len([await self.create(tpl, row) for row in rows])
+        if stored != len(rows):
+            raise BedsError(
+                ErrorCode.INTERNAL_ERROR,
+                f"{tpl.name}: the bulk create stored {stored} of {len(rows)} rows",
+            )
+        return stored
+
     async def purge(self, tpl: Template, older_than_days: float) -> int:
         """Delete records older than `older_than_days` through the template's `purge` object;
         returns how many. Stores with their own expiry (a MongoDB TTL index) return 0."""
@@ -80,6 +93,8 @@ class Adapter(abc.ABC):
         """Route one call to its NamasteCore operation."""
         if call.op == "create":
             return await self.create(tpl, call.values)
+        if call.op == "create_many":
+            return await self._create_rows(tpl, call.rows)
         if call.op == "fetch":
             records = await self.fetch(tpl, call.query, call.limit)
             if not records and GUID in call.query:

@@ -415,21 +415,18 @@ class Dispatcher:
 
     async def _settle_events(self, item: Pending, outcomes: list[Outcome]) -> None:
         """Stored, or retried while the logger store is away, or parked: never dropped."""
-        failed = [o for o in outcomes if not o.ok]
-        if not failed:
-            self.stats.events_written += len(outcomes)
+        (outcome,) = outcomes
+        if outcome.ok:
+            self.stats.events_written += len(item.calls[0].rows)
             return
-        first = failed[0]
-        code, text = ErrorCode(first.code or ErrorCode.INTERNAL_ERROR), first.message or ""
-        retryable = all(ErrorCode(o.code or "") in RETRYABLE for o in failed)
-        if retryable and item.attempt < self.max_attempts:
+        code, text = ErrorCode(outcome.code or ErrorCode.INTERNAL_ERROR), outcome.message or ""
+        if code in RETRYABLE and item.attempt < self.max_attempts:
             await self.parking.retry(item.message, item.attempt + 1, text, "")
             self.stats.retried += 1
             return
-        # Rows already stored are stored once: a replay writes each event id one time.
+        # Parked whole; replaying it stores each event once (the guids derive from event ids).
         await self.parking.dead_letter(item.message, code.value, text, item.attempt)
         self.stats.dead_lettered += 1
-        self.stats.events_written += len(outcomes) - len(failed)
 
     async def _outcomes(self, store: str, batch: list[Pending]) -> list[Outcome]:
         calls = [call for item in batch for call in item.calls]

@@ -20,6 +20,7 @@ class Call:
     values: Mapping[str, Any] = field(default_factory=dict)
     query: Mapping[str, Any] = field(default_factory=dict)
     limit: int = 100
+    rows: tuple[Mapping[str, Any], ...] = ()  # op "create_many": every row to create
 
 
 @dataclass(frozen=True, slots=True)

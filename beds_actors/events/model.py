@@ -1,14 +1,19 @@
-"""One event as it travels from any BEDS process to the logger store (docs/lineage.md)."""
+"""Events on the wire: compact lists, cheap to build on the request path, expanded at the store.
+
+A message of AMQP type `beds.events` carries `{"v": 1, "events": [[...], ...]}`, each event a
+list of the values of `FIELDS` in that order (times as µs since the epoch). The logs brokers
+turn each into a record of the logger template (`rows_of`), with its times as UTC date-times.
+"""
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
 
 EVENTS_TYPE = "beds.events"  # AMQP `type` of a message carrying a batch of events
+WIRE_VERSION = 1
 
 Kind = Literal[
     "request",  # one delivery of a request: received → answered, retried, parked or refused
@@ -20,6 +25,19 @@ Kind = Literal[
     "system",  # IPL steps, respawns, scale, swap, shutdown, admin commands, warnings
     "ipl",  # one record per start of a node
 ]
+KINDS = frozenset(Kind.__args__)  # type: ignore[attr-defined]
+
+FIELDS = (
+    "event_id", "parent", "root", "kind", "node", "role", "broker", "instance", "template",
+    "op", "status", "code", "attempt", "started_us", "ended_us", "trace_id", "message_id",
+    "detail",
+)  # fmt: skip
+_TEXT_LIMITS = {
+    "event_id": 160, "parent": 160, "root": 160, "kind": 16, "node": 64, "role": 32,
+    "broker": 64, "template": 64, "op": 32, "status": 16, "code": 32, "trace_id": 32,
+    "message_id": 255, "detail": 4000,
+}  # fmt: skip
+_INTS = ("instance", "attempt", "started_us", "ended_us")
 
 
 def now_us() -> int:
@@ -27,62 +45,82 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def iso_us(us: int) -> str:
-    """ISO-8601 UTC with microseconds for a `now_us()` value."""
-    return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat(timespec="microseconds")
-
-
-class Event(BaseModel):
-    """One step. Ids follow `beds_actors.events.ids`; times are UTC, microsecond resolution."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    event_id: str = Field(max_length=160)
-    parent: str | None = Field(default=None, max_length=160)
-    root: str = Field(max_length=160)
-    kind: Kind
-    node: str = Field(default="", max_length=64)
-    role: str = Field(default="", max_length=32)
-    broker: str = Field(default="", max_length=64)
-    instance: int | None = None
-    template: str = Field(default="", max_length=64)
-    op: str = Field(default="", max_length=32)
-    status: str = Field(default="ok", max_length=16)
-    code: str = Field(default="", max_length=32)
-    attempt: int = 1
-    started: str
-    ended: str
-    duration_us: int = Field(ge=0)
-    trace_id: str = Field(default="", max_length=32)
-    message_id: str = Field(default="", max_length=255)
-    detail: str = Field(default="", max_length=4000)
-
-    def row(self) -> dict[str, Any]:
-        """The event as the logger template's create data (external field names)."""
-        return self.model_dump()
-
-
-def make_event(
-    *,
+def event(
     event_id: str,
     parent: str | None,
     root: str,
     kind: Kind,
+    node: str,
+    role: str,
+    broker: str,
+    instance: int | None,
+    template: str,
+    op: str,
+    status: str,
+    code: str,
+    attempt: int,
     started_us: int,
-    ended_us: int | None = None,
-    **fields: Any,
-) -> dict[str, Any]:
-    """An event as a plain dict (what the recorder buffers; validated at the logs broker)."""
-    ended = ended_us if ended_us is not None else started_us
-    detail = fields.pop("detail", "")
-    return {
-        "event_id": event_id,
-        "parent": parent,
-        "root": root,
-        "kind": kind,
-        "started": iso_us(started_us),
-        "ended": iso_us(ended),
-        "duration_us": max(0, ended - started_us),
-        "detail": detail[:4000] if isinstance(detail, str) else str(detail)[:4000],
-        **fields,
-    }
+    ended_us: int,
+    trace_id: str = "",
+    message_id: str = "",
+    detail: str = "",
+) -> list[Any]:
+    """One event in wire order (see FIELDS); the detail is cut to what the store keeps."""
+    return [
+        event_id, parent, root, kind, node, role, broker, instance, template, op, status,
+        code, attempt, started_us, ended_us, trace_id, message_id, detail[:4000],
+    ]  # fmt: skip
+
+
+def encode(events: list[list[Any]]) -> bytes:
+    """The body of one `beds.events` message."""
+    return orjson.dumps({"v": WIRE_VERSION, "events": events})
+
+
+def rows_of(body: bytes) -> list[dict[str, Any]]:
+    """The records of a `beds.events` body, keyed by the logger template's field names.
+
+    Raises ValueError naming the first problem: this input comes from BEDS processes, so a bad
+    one is a bug to park and look at, never to guess around.
+    """
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("v") != WIRE_VERSION:
+        raise ValueError(f'not a version-{WIRE_VERSION} batch: {{"v": 1, "events": [...]}}')
+    items = doc.get("events")
+    if not isinstance(items, list):
+        raise ValueError("events: expected a list")
+    return [_row(n, item) for n, item in enumerate(items)]
+
+
+def _row(n: int, item: Any) -> dict[str, Any]:
+    if not isinstance(item, list) or len(item) != len(FIELDS):
+        raise ValueError(f"events[{n}]: expected a list of {len(FIELDS)} values ({FIELDS})")
+    row = dict(zip(FIELDS, item, strict=True))
+    for key, limit in _TEXT_LIMITS.items():
+        value = row[key]
+        if value is None and key == "parent":
+            continue
+        if not isinstance(value, str) or len(value) > limit:
+            raise ValueError(f"events[{n}].{key}: expected text of at most {limit} characters")
+    for key in _INTS:
+        value = row[key]
+        if not (value is None and key == "instance") and (
+            not isinstance(value, int) or isinstance(value, bool)
+        ):
+            raise ValueError(f"events[{n}].{key}: expected an integer")
+    if row["kind"] not in KINDS:
+        raise ValueError(f"events[{n}].kind: {row['kind']!r} is not one of {sorted(KINDS)}")
+    started, ended = row.pop("started_us"), row.pop("ended_us")
+    row["started"] = _utc(started)
+    row["ended"] = _utc(ended)
+    row["duration_us"] = max(0, ended - started)
+    return row
+
+
+def _utc(us: int) -> str:
+    """µs since the epoch as naive UTC text with microseconds (`2026-12-02 15:00:00.123456`)."""
+    seconds, micros = divmod(us, 1_000_000)
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(seconds))}.{micros:06d}"

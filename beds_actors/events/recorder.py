@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
-import orjson
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
 from beds_actors.config import BedsConfig
-from beds_actors.events.model import EVENTS_TYPE
+from beds_actors.events.model import EVENTS_TYPE, encode
 
 log = logging.getLogger("beds.events")
 
@@ -41,7 +40,7 @@ class EventRecorder:
         self.on = cfg.events_on
         self.route = route
         self.stats = RecorderStats()
-        self._buffer: deque[dict[str, Any]] = deque()
+        self._buffer: deque[list[Any]] = deque()
         self._wake = asyncio.Event()
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
@@ -53,8 +52,8 @@ class EventRecorder:
         """False when events are off: record() then costs one attribute check."""
         return self.on
 
-    def record(self, event: dict[str, Any]) -> None:
-        """Buffer one event (see `make_event`); never blocks, never raises."""
+    def record(self, event: list[Any]) -> None:
+        """Buffer one event (see `model.event`); never blocks, never raises."""
         if not self.on:
             return
         self.stats.recorded += 1
@@ -117,7 +116,7 @@ class EventRecorder:
         count = min(len(self._buffer), self.events.batch)
         batch = [self._buffer[i] for i in range(count)]
         message = aio_pika.Message(
-            orjson.dumps(batch),
+            encode(batch),
             type=EVENTS_TYPE,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,

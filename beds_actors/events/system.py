@@ -14,7 +14,7 @@ from aio_pika.abc import AbstractRobustConnection
 from beds_actors import __version__
 from beds_actors.config import BedsConfig
 from beds_actors.events.ids import child, new_root
-from beds_actors.events.model import make_event, now_us
+from beds_actors.events.model import event, now_us
 from beds_actors.events.recorder import EventRecorder
 from beds_actors.registry import Registry
 
@@ -71,23 +71,12 @@ class SystemLog:
         if event_id is None:
             event_id = child(parent, "y") if parent else new_root()  # y: how it ended
         ended = now_us()
-        self.recorder.record(
-            make_event(
-                event_id=event_id,
-                parent=parent,
-                root=event_id.split("/", 1)[0],
-                kind="system",
-                started_us=started_us or ended,
-                ended_us=ended,
-                node=self.cfg.node.name,
-                role=role,
-                broker=broker,
-                op=what[:32],
-                status=status,
-                code=code,
-                detail=detail,
-            )
-        )
+        item = event(
+            event_id, parent, event_id.split("/", 1)[0], "system", self.cfg.node.name, role,
+            broker, None, "", what[:32], status, code, 1, started_us or ended, ended,
+            detail=detail,
+        )  # fmt: skip
+        self.recorder.record(item)
         return event_id
 
 
@@ -139,32 +128,17 @@ class IplRecord:
                 for s in self.steps
             ],
         }
-        syslog.recorder.record(
-            make_event(
-                event_id=self.root,
-                parent=None,
-                root=self.root,
-                kind="ipl",
-                started_us=self.started_us,
-                ended_us=now_us(),
-                node=cfg.node.name,
-                op="ipl",
-                status="ok" if ok else "error",
-                detail=orjson.dumps(summary).decode(),
-            )
-        )
+        node = cfg.node.name
+        record = event(
+            self.root, None, self.root, "ipl", node, "", "", None, "", "ipl",
+            "ok" if ok else "error", "", 1, self.started_us, now_us(),
+            detail=orjson.dumps(summary).decode(),
+        )  # fmt: skip
+        syslog.recorder.record(record)
         for n, s in enumerate(self.steps, start=1):
-            syslog.recorder.record(
-                make_event(
-                    event_id=child(self.root, "i", n),
-                    parent=self.root,
-                    root=self.root,
-                    kind="system",
-                    started_us=s["started_us"],
-                    ended_us=s["ended_us"],
-                    node=cfg.node.name,
-                    op=f"ipl {s['step']}"[:32],
-                    status="ok" if s["ok"] else "error",
-                    detail=s["detail"],
-                )
-            )
+            step = event(
+                child(self.root, "i", n), self.root, self.root, "system", node, "", "", None,
+                "", f"ipl {s['step']}"[:32], "ok" if s["ok"] else "error", "", 1,
+                s["started_us"], s["ended_us"], detail=s["detail"],
+            )  # fmt: skip
+            syslog.recorder.record(step)

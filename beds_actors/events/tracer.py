@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from beds_actors.core.namaste import Call, Outcome
 from beds_actors.events.ids import child
 from beds_actors.events.lineage import Lineage
-from beds_actors.events.model import Kind, make_event
+from beds_actors.events.model import Kind, event
 from beds_actors.events.recorder import EventRecorder
 
 
@@ -23,7 +22,11 @@ class Where:
 
 
 class Tracer:
-    """Turns the steps of one broker's requests into events for its recorder."""
+    """Turns the steps of one broker's requests into events for its recorder.
+
+    This runs on the request path, so an event is a flat list of values (model.event), with
+    times as integers: formatting happens at the logs broker.
+    """
 
     def __init__(self, recorder: EventRecorder, where: Where) -> None:
         self.recorder = recorder
@@ -49,19 +52,9 @@ class Tracer:
     ) -> None:
         """One delivery of a request, from receipt to its end (answered, retried, parked)."""
         self._emit(
-            lin,
-            lin.event_id,
-            lin.parent,
-            "request",
-            call,
-            attempt,
-            started_us,
-            ended_us,
-            status=status,
-            code=code,
-            detail=detail,
-            message_id=message_id or "",
-        )
+            lin, lin.event_id, lin.parent, "request", call, attempt, started_us, ended_us,
+            status, code, detail, message_id or "",
+        )  # fmt: skip
 
     def step(
         self,
@@ -82,17 +75,7 @@ class Tracer:
         parent = under or lin.event_id
         event_id = child(parent, segment)
         self._emit(
-            lin,
-            event_id,
-            parent,
-            kind,
-            call,
-            attempt,
-            started_us,
-            ended_us,
-            status=status,
-            code=code,
-            detail=detail,
+            lin, event_id, parent, kind, call, attempt, started_us, ended_us, status, code, detail
         )
         return event_id
 
@@ -124,25 +107,15 @@ class Tracer:
         attempt: int,
         started_us: int,
         ended_us: int,
-        **fields: Any,
+        status: str,
+        code: str,
+        detail: str,
+        message_id: str = "",
     ) -> None:
         w = self.where
-        self.recorder.record(
-            make_event(
-                event_id=event_id,
-                parent=parent,
-                root=lin.root,
-                kind=kind,
-                started_us=started_us,
-                ended_us=ended_us,
-                node=w.node,
-                role=w.role,
-                broker=w.broker,
-                instance=w.instance,
-                template=call.template if call else "",
-                op=call.op if call else "",
-                attempt=attempt,
-                trace_id=lin.trace_id,
-                **fields,
-            )
-        )
+        item = event(
+            event_id, parent, lin.root, kind, w.node, w.role, w.broker, w.instance,
+            call.template if call else "", call.op if call else "", status, code, attempt,
+            started_us, ended_us, lin.trace_id, message_id, detail,
+        )  # fmt: skip
+        self.recorder.record(item)

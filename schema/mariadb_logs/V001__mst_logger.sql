@@ -1,6 +1,6 @@
 -- The logger store (template mst_logger, TLA lgr) in its own database (store `logs`).
 -- DBA-owned; idempotent. Contract with templates/mst_logger_rec.toml:
---   v_mst_logger                     read view (fetch by root, event id, trace id, ...)
+--   v_mst_logger                     read view (fetch by root, event id or trace id: indexed)
 --   sp_mst_logger_create(...)        one event; idempotent on guid (derived from the event id)
 --   sp_mst_logger_create_many(rows)  a JSON array of events; idempotent; returns their guids
 --   sp_mst_logger_purge(days)        deletes events older than `days`, in chunks; returns purged
@@ -27,19 +27,14 @@ CREATE TABLE IF NOT EXISTS mst_logger (
     lgr_trace_id    VARCHAR(32)   NOT NULL DEFAULT '',
     lgr_message_id  VARCHAR(255)  NOT NULL DEFAULT '',
     lgr_detail      VARCHAR(4000) NOT NULL DEFAULT '',
+    -- Every index costs each of the ~4 inserts per request: only the lookups BEDS makes
+    -- (a trace by root or by any of its event ids, by trace id; recent events; system events).
     UNIQUE KEY uq_mst_logger_guid (lgr_guid),
     KEY ix_mst_logger_root (lgr_root, lgr_started),
     KEY ix_mst_logger_event (lgr_event_id),
-    KEY ix_mst_logger_parent (lgr_parent),
     KEY ix_mst_logger_started (lgr_started),
     KEY ix_mst_logger_kind (lgr_kind, lgr_started),
-    KEY ix_mst_logger_node (lgr_node, lgr_started),
-    KEY ix_mst_logger_broker (lgr_broker, lgr_started),
-    KEY ix_mst_logger_template (lgr_template, lgr_started),
-    KEY ix_mst_logger_status (lgr_status, lgr_started),
-    KEY ix_mst_logger_code (lgr_code, lgr_started),
-    KEY ix_mst_logger_trace (lgr_trace_id),
-    KEY ix_mst_logger_message (lgr_message_id(64))
+    KEY ix_mst_logger_trace (lgr_trace_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE OR REPLACE VIEW v_mst_logger AS
