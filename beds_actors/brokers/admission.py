@@ -94,6 +94,11 @@ class Admission:
             client_parent=req.parent_event_id,
         )
 
+    @property
+    def takes_events(self) -> bool:
+        """Whether this is a logs broker: it names the logger template and serves create."""
+        return LOGGER_TEMPLATE in (self.templates or ()) and "create" in self.ops
+
     def events(self, message: AbstractIncomingMessage, now_us: int) -> Pending:
         """A batch of events from another BEDS process: one bulk create on the logger."""
         tpl = self._template("create", LOGGER_TEMPLATE)
@@ -120,6 +125,8 @@ class Admission:
                 "publish to the broker for that op (docs/protocol.md)",
             )
         tpl = self.registry.get(name)
+        if tpl is not None and tpl.internal and tpl.name not in (self.templates or ()):
+            tpl = None  # not there for this broker: an internal template is served by name only
         if tpl is not None and self.templates is not None and tpl.name not in self.templates:
             raise BedsError(
                 ErrorCode.UNKNOWN_TEMPLATE,
@@ -127,9 +134,10 @@ class Admission:
                 f"(it serves {sorted(self.templates)})",
             )
         if tpl is None:
+            public = [n for n in self.registry.names() if not self.registry.templates[n].internal]
             raise BedsError(
                 ErrorCode.UNKNOWN_TEMPLATE,
-                f"unknown template {name!r} (known: {', '.join(self.registry.names())})",
+                f"unknown template {name!r} (known: {', '.join(public)})",
             )
         if op not in tpl.objects:
             raise BedsError(ErrorCode.UNKNOWN_OP, f"template {tpl.name!r} does not support {op!r}")

@@ -192,7 +192,7 @@ class Dispatcher:
 
     async def _admit(self, message: AbstractIncomingMessage, received: int) -> Pending | None:
         """Admit a delivery; a refused one is answered (or parked, for events) and acked here."""
-        if message.type == EVENTS_TYPE:
+        if message.type == EVENTS_TYPE and self.admission.takes_events:
             try:
                 return self.admission.events(message, received)
             except BedsError as exc:  # a BEDS process sent what this broker cannot store

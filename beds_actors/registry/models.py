@@ -74,6 +74,9 @@ class Template(_Strict):
     description: str = ""
     source: str = ""
     max_fetch: int = PydField(default=100, ge=1)
+    # Served only by brokers that name it in their `templates` (e.g. the logger store): a
+    # broker serving "every template" never exposes it to clients.
+    internal: bool = False
     # MongoDB stores: the DBA-owned collection holding the records (default: `name`).
     collection: str = ""
     objects: dict[ObjectKey, DbObject]

@@ -11,11 +11,14 @@ import aiomysql
 import orjson
 import pytest
 
+from beds_actors.amqp import dlq as dlq_ops
+from beds_actors.amqp.topology import connect, dlq_name
 from beds_actors.client import BedsClient
 from beds_actors.events.chain import build, fetch_chain, render, walk
 from beds_actors.events.ids import root_of
+from beds_actors.events.model import EVENTS_TYPE, encode
 from beds_actors.ipl import System
-from beds_actors.testing import count_rows, isolated_overrides, wait_until
+from beds_actors.testing import ReplyTap, count_rows, isolated_overrides, wait_until
 from tests.conftest import beds_cli, load_test_config, run_id, running_beds
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
@@ -237,3 +240,37 @@ async def test_the_admin_role_purges_events_older_than_the_retention(
 
 async def _equals(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
+
+
+async def test_clients_cannot_write_the_logger_store_through_the_app_brokers(
+    client: BedsClient,
+) -> None:
+    fake = {"event_id": "forged", "root": "forged", "kind": "request", "started": "2026-01-01"}
+    refused = await client.call("mst_logger", "create", fake)
+    assert refused["error"]["code"] == "unknown_template"
+    known = refused["error"]["message"].split("known:", 1)[1]
+    assert "customer" in known and "mst_logger" not in known  # internal: not even listed
+    # a body dressed as an events batch, sent to an app broker: an ordinary (bad) request
+    dressed = await client.send(encode([]), "appServer.wBroker", type=EVENTS_TYPE, timeout_s=30)
+    assert dressed["error"]["code"] == "malformed_request"
+
+
+async def test_a_bad_events_batch_is_parked_in_the_logs_brokers_dlq(system: System) -> None:
+    async with ReplyTap(CFG.amqp) as tap:
+        await tap.publish(
+            "admin.adminLogsBroker", b'{"v": 1, "events": [["x"]]}', reply=False, type=EVENTS_TYPE
+        )
+    parked: list[Any] = []
+
+    async def in_dlq() -> bool:
+        connection = await connect(CFG.amqp, "test-lineage-dlq")
+        try:
+            queue = dlq_name(CFG.queue_name("adminLogsBroker", "admin"))
+            parked[:] = await dlq_ops.browse(connection, queue, 10)
+        finally:
+            await connection.close()
+        return bool(parked)
+
+    await wait_until(in_dlq, timeout_s=30, what="the bad batch parked")
+    assert parked[0].reason == "malformed_request"
+    assert "events[0]: expected a list of 18 values" in parked[0].error
