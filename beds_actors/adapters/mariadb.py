@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -28,6 +29,8 @@ _SIGNAL = 1644  # SIGNAL SQLSTATE '45000' raised by a DBA procedure: a business-
 _DATA_ERRORS = {1048, 1264, 1265, 1292, 1366, 1406}
 _MISSING_OBJECT = {1146, 1305, 1318, 1054}
 _IN_CHUNK = 500  # keys per multi-key read
+# Naive UTC date-time text with microseconds, as MariaDB reads it: passed through unchanged.
+_NAIVE_UTC = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
 
 
 def _q(ident: str) -> str:
@@ -268,6 +271,8 @@ def _to_db(tpl: Template, field: str, value: Any) -> Any:
 
 def _to_json(tpl: Template, field: str, value: Any) -> Any:
     """A value as the bulk procedure's JSON row carries it (date-times as naive UTC text)."""
+    if isinstance(value, str) and _NAIVE_UTC.match(value):
+        return value  # already the form the procedure takes (events arrive like this)
     converted = _to_db(tpl, field, value)
     return converted.isoformat(sep=" ") if isinstance(converted, datetime) else converted
 

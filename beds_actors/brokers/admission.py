@@ -24,7 +24,7 @@ from beds_actors.registry import Registry, Template
 from beds_actors.registry.models import GUID
 
 OPS = ("create", "fetch", "update", "delete")
-LOGGER_TEMPLATE = "mst_logger"
+LOGGER_TEMPLATE = "mst_logger_in"  # the logger store's write side
 
 
 @dataclass(slots=True)

@@ -28,9 +28,9 @@ from beds_actors.config import BedsConfig
 from beds_actors.core.errors import RETRYABLE, BedsError, ErrorCode
 from beds_actors.core.namaste import Call, Outcome
 from beds_actors.core.payload import Request, decode_request, error_reply, ok_reply
-from beds_actors.events.model import EVENTS_TYPE, Kind, now_us
+from beds_actors.events.model import EVENTS_TYPE, Step, now_us
 from beds_actors.events.recorder import EventRecorder
-from beds_actors.events.tracer import Tracer, Where
+from beds_actors.events.tracer import Tracer, Where, db_detail, step
 from beds_actors.registry import Registry
 
 log = logging.getLogger("beds.broker")
@@ -210,7 +210,7 @@ class Dispatcher:
             parent = request.parent_event_id if request else None
             body = error_reply(lin.request_id, parent, exc.code, exc.message)
             await self._reply(message, body, ok=False)
-            self.tracer.request(
+            self.tracer.delivery(
                 lin,
                 call=None,
                 attempt=attempt_of(message),
@@ -330,23 +330,17 @@ class Dispatcher:
         await item.message.ack()
 
     async def _settle(self, item: Pending, outcome: Outcome, hop: Hop) -> None:
-        """Reply, schedule a retry with backoff, or park in the DLQ, as the outcome calls for."""
-        lin, call, attempt = item.lineage, item.calls[0], item.attempt
+        """Reply, schedule a retry with backoff, or park in the DLQ, as the outcome calls for.
+
+        Each step is timed and travels with the delivery's one event (events/model.py).
+        """
+        lin, attempt = item.lineage, item.attempt
         assert lin is not None
-        trace = self.tracer
-        if trace.on:
-            batch_id = trace.step(
-                lin,
-                "batch",
-                "b",
-                call=call,
-                attempt=attempt,
-                started_us=hop.sent_us,
-                ended_us=hop.back_us,
-                detail=f"{hop.size} delivery(ies) in this batch",
+        steps = [step("b", hop.sent_us, hop.back_us, f"{hop.size} delivery(ies) in the batch")]
+        if outcome.started_us:
+            steps.append(
+                step("c", outcome.started_us, outcome.ended_us, db_detail(outcome), outcome)
             )
-            if outcome.started_us:
-                trace.db_call(lin, batch_id, call, attempt, outcome)
         status, code, text = "ok", ErrorCode(outcome.code) if outcome.code else None, ""
         if code is None:
             body = ok_reply(lin.request_id, item.client_parent, outcome.data)
@@ -357,51 +351,26 @@ class Dispatcher:
                 await self.parking.retry(item.message, attempt + 1, text, lin.request_id)
                 self.stats.retried += 1
                 delay = self.cfg.retry.delay_ms(attempt + 1)
-                detail = f"try {attempt + 1} in {delay} ms"
-                self._traced(item, "retry", "s", started, detail, code, "retry")
-                self._request_event(item, "retry", code, text)
+                steps.append(step("s", started, now_us(), f"try {attempt + 1} in {delay} ms"))
+                self._delivered(item, "retry", code, text, steps)
                 return
             if code in RETRYABLE:
                 started = now_us()
                 await self.parking.dead_letter(item.message, code.value, text, attempt)
                 self.stats.dead_lettered += 1
-                self._traced(item, "dead_lettered", "d", started, self.parking.dlq, code, "parked")
+                steps.append(step("d", started, now_us(), self.parking.dlq))
                 text = f"{text} — gave up after {attempt} attempts; parked in {self.parking.dlq}"
             body = error_reply(lin.request_id, item.client_parent, code, text)
         started = now_us()
         await self._reply(item.message, body, ok=code is None)
-        self._traced(item, "reply", "y", started, "" if item.message.reply_to else "no reply_to")
-        self._request_event(item, status, code, text)
+        steps.append(step("y", started, now_us(), "" if item.message.reply_to else "no reply_to"))
+        self._delivered(item, status, code, text, steps)
 
-    def _traced(
-        self,
-        item: Pending,
-        kind: Kind,
-        segment: str,
-        started_us: int,
-        detail: str,
-        code: ErrorCode | None = None,
-        status: str = "ok",
+    def _delivered(
+        self, item: Pending, status: str, code: ErrorCode | None, detail: str, steps: list[Step]
     ) -> None:
         assert item.lineage is not None
-        self.tracer.step(
-            item.lineage,
-            kind,
-            segment,
-            call=item.calls[0],
-            attempt=item.attempt,
-            started_us=started_us,
-            ended_us=now_us(),
-            status=status,
-            code=code.value if code else "",
-            detail=detail,
-        )
-
-    def _request_event(
-        self, item: Pending, status: str, code: ErrorCode | None, detail: str
-    ) -> None:
-        assert item.lineage is not None
-        self.tracer.request(
+        self.tracer.delivery(
             item.lineage,
             call=item.calls[0],
             attempt=item.attempt,
@@ -411,6 +380,7 @@ class Dispatcher:
             status=status,
             code=code.value if code else "",
             detail=detail,
+            steps=steps,
         )
 
     async def _settle_events(self, item: Pending, outcomes: list[Outcome]) -> None:

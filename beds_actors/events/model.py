@@ -1,8 +1,12 @@
 """Events on the wire: compact lists, cheap to build on the request path, expanded at the store.
 
 A message of AMQP type `beds.events` carries `{"v": 1, "events": [[...], ...]}`, each event a
-list of the values of `FIELDS` in that order (times as µs since the epoch). The logs brokers
-turn each into a record of the logger template (`rows_of`), with its times as UTC date-times.
+list of the values of `FIELDS` in that order (times as µs since the epoch). The last value is
+the delivery's steps, `[[segment, started_us, ended_us, status, code, detail], ...]` for the
+segments of `STEPS`: a request's batch hop, database call, retry, parking and reply travel
+inside its one event and are stored as columns of its one row (the store's read view shows
+each as its own event). The logs brokers turn each event into a record of the logger's write
+template (`rows_of`), with its times as UTC date-times.
 """
 
 from __future__ import annotations
@@ -30,8 +34,11 @@ KINDS = frozenset(Kind.__args__)  # type: ignore[attr-defined]
 FIELDS = (
     "event_id", "parent", "root", "kind", "node", "role", "broker", "instance", "template",
     "op", "status", "code", "attempt", "started_us", "ended_us", "trace_id", "message_id",
-    "detail",
+    "detail", "steps",
 )  # fmt: skip
+# The steps a delivery may carry, by the segment of their event id (events/ids.py).
+STEPS = {"b": 200, "c": 400, "s": 200, "d": 400, "y": 200}  # segment: longest detail stored
+Step = list[Any]  # [segment, started_us, ended_us, status, code, detail]
 _TEXT_LIMITS = {
     "event_id": 160, "parent": 160, "root": 160, "kind": 16, "node": 64, "role": 32,
     "broker": 64, "template": 64, "op": 32, "status": 16, "code": 32, "trace_id": 32,
@@ -64,11 +71,12 @@ def event(
     trace_id: str = "",
     message_id: str = "",
     detail: str = "",
+    steps: list[Step] | None = None,
 ) -> list[Any]:
     """One event in wire order (see FIELDS); the detail is cut to what the store keeps."""
     return [
         event_id, parent, root, kind, node, role, broker, instance, template, op, status,
-        code, attempt, started_us, ended_us, trace_id, message_id, detail[:4000],
+        code, attempt, started_us, ended_us, trace_id, message_id, detail[:4000], steps or [],
     ]  # fmt: skip
 
 
@@ -117,7 +125,33 @@ def _row(n: int, item: Any) -> dict[str, Any]:
     row["started"] = _utc(started)
     row["ended"] = _utc(ended)
     row["duration_us"] = max(0, ended - started)
+    steps = row.pop("steps")
+    if not isinstance(steps, list):
+        raise ValueError(f"events[{n}].steps: expected a list")
+    for step in steps:
+        _step(n, step, row)
     return row
+
+
+def _step(n: int, step: Any, row: dict[str, Any]) -> None:
+    """One step of a delivery into its columns: `<segment>_started`, `_ended`, `_detail`."""
+    where = f"events[{n}].steps"
+    if not isinstance(step, list) or len(step) != 6:
+        raise ValueError(
+            f"{where}: each step is [segment, started_us, ended_us, status, code, detail]"
+        )
+    segment, started, ended, status, code, detail = step
+    if segment not in STEPS or f"{segment}_started" in row:
+        raise ValueError(f"{where}: {segment!r} is not one of {sorted(STEPS)} (once each)")
+    if not all(isinstance(t, int) and not isinstance(t, bool) for t in (started, ended)):
+        raise ValueError(f"{where}.{segment}: times are integers (µs since the epoch)")
+    if not all(isinstance(v, str) for v in (status, code, detail)):
+        raise ValueError(f"{where}.{segment}: status, code and detail are text")
+    row[f"{segment}_started"] = _utc(started)
+    row[f"{segment}_ended"] = _utc(ended)
+    row[f"{segment}_detail"] = detail[: STEPS[segment]]
+    if segment == "c":  # the database call has its own outcome
+        row["c_status"], row["c_code"] = status[:16], code[:32]
 
 
 def _utc(us: int) -> str:

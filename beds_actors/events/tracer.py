@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from beds_actors.core.namaste import Call, Outcome
-from beds_actors.events.ids import child
 from beds_actors.events.lineage import Lineage
-from beds_actors.events.model import Kind, event
+from beds_actors.events.model import Step, event
 from beds_actors.events.recorder import EventRecorder
 
 
@@ -22,10 +21,10 @@ class Where:
 
 
 class Tracer:
-    """Turns the steps of one broker's requests into events for its recorder.
+    """Turns one broker's deliveries into events for its recorder.
 
-    This runs on the request path, so an event is a flat list of values (model.event), with
-    times as integers: formatting happens at the logs broker.
+    This runs on the request path, so a delivery is one flat list of values (model.event) with
+    its steps inside and times as integers: formatting happens at the logs broker.
     """
 
     def __init__(self, recorder: EventRecorder, where: Where) -> None:
@@ -37,7 +36,7 @@ class Tracer:
         """Whether events are recorded at all (`events.enabled`)."""
         return self.recorder.enabled
 
-    def request(
+    def delivery(
         self,
         lin: Lineage,
         *,
@@ -49,73 +48,32 @@ class Tracer:
         status: str,
         code: str = "",
         detail: str = "",
+        steps: list[Step] | None = None,
     ) -> None:
-        """One delivery of a request, from receipt to its end (answered, retried, parked)."""
-        self._emit(
-            lin, lin.event_id, lin.parent, "request", call, attempt, started_us, ended_us,
-            status, code, detail, message_id or "",
-        )  # fmt: skip
-
-    def step(
-        self,
-        lin: Lineage,
-        kind: Kind,
-        segment: str,
-        *,
-        call: Call | None,
-        attempt: int,
-        started_us: int,
-        ended_us: int,
-        under: str | None = None,
-        status: str = "ok",
-        code: str = "",
-        detail: str = "",
-    ) -> str:
-        """A step under this delivery (or under `under`); returns the step's event id."""
-        parent = under or lin.event_id
-        event_id = child(parent, segment)
-        self._emit(
-            lin, event_id, parent, kind, call, attempt, started_us, ended_us, status, code, detail
-        )
-        return event_id
-
-    def db_call(self, lin: Lineage, batch_id: str, call: Call, attempt: int, out: Outcome) -> None:
-        """The DBA object the adapter called for this request, as timed by the adapter."""
-        rows = len(out.data) if isinstance(out.data, list) else int(out.data is not None)
-        shared = f", shared by {out.shared} requests" if out.shared > 1 else ""
-        self.step(
-            lin,
-            "db_call",
-            "c",
-            call=call,
-            attempt=attempt,
-            started_us=out.started_us,
-            ended_us=out.ended_us,
-            under=batch_id,
-            status="ok" if out.ok else "error",
-            code=out.code or "",
-            detail=f"{out.db_object or '?'}: {rows} row(s){shared}",
-        )
-
-    def _emit(
-        self,
-        lin: Lineage,
-        event_id: str,
-        parent: str | None,
-        kind: Kind,
-        call: Call | None,
-        attempt: int,
-        started_us: int,
-        ended_us: int,
-        status: str,
-        code: str,
-        detail: str,
-        message_id: str = "",
-    ) -> None:
+        """One delivery of a request, receipt to end (answered, retried, parked, refused)."""
+        if not self.recorder.enabled:
+            return
         w = self.where
         item = event(
-            event_id, parent, lin.root, kind, w.node, w.role, w.broker, w.instance,
+            lin.event_id, lin.parent, lin.root, "request", w.node, w.role, w.broker, w.instance,
             call.template if call else "", call.op if call else "", status, code, attempt,
-            started_us, ended_us, lin.trace_id, message_id, detail,
+            started_us, ended_us, lin.trace_id, message_id or "", detail, steps,
         )  # fmt: skip
         self.recorder.record(item)
+
+
+def step(
+    segment: str, started_us: int, ended_us: int, detail: str = "", out: Outcome | None = None
+) -> Step:
+    """One step of a delivery: `b` batch hop, `c` database call (with its outcome), `s` retry
+    scheduled, `d` parked, `y` reply."""
+    if out is None:
+        return [segment, started_us, ended_us, "ok", "", detail]
+    return [segment, started_us, ended_us, "ok" if out.ok else "error", out.code or "", detail]
+
+
+def db_detail(out: Outcome) -> str:
+    """What the adapter did for one call: the DBA object, rows, and who shared the call."""
+    rows = len(out.data) if isinstance(out.data, list) else int(out.data is not None)
+    shared = f", shared by {out.shared} requests" if out.shared > 1 else ""
+    return f"{out.db_object or '?'}: {rows} row(s){shared}"

@@ -219,13 +219,14 @@ async def test_the_admin_role_purges_events_older_than_the_retention(
     conn = await aiomysql.connect(
         host=logs.host, port=logs.port, user=logs.user, password=logs.password, db=logs.database
     )
-    try:  # as the DBA would: an event from three days ago
+    try:  # as the DBA would: an event from long ago
         async with conn.cursor() as cur:
-            await cur.execute(
-                "CALL sp_mst_logger_create(%s, %s, NULL, %s, 'system', 'test', '', '', NULL, "
-                "'', 'aged', 'ok', '', 1, UTC_TIMESTAMP(6) - INTERVAL 3 DAY, NULL, 0, '', '', '')",
-                (uuid.uuid4().hex, old, old),
-            )
+            aged = {
+                "guid": uuid.uuid4().hex, "event_id": old, "root": old, "kind": "system",
+                "node": "test", "op": "aged", "status": "ok",
+                "started": "2020-01-01 00:00:00.000000", "ended": "2020-01-01 00:00:00.000001",
+            }  # fmt: skip
+            await cur.execute("CALL sp_mst_logger_write_many(%s)", (orjson.dumps([aged]).decode(),))
         await conn.commit()
     finally:
         conn.close()
@@ -273,4 +274,4 @@ async def test_a_bad_events_batch_is_parked_in_the_logs_brokers_dlq(system: Syst
 
     await wait_until(in_dlq, timeout_s=30, what="the bad batch parked")
     assert parked[0].reason == "malformed_request"
-    assert "events[0]: expected a list of 18 values" in parked[0].error
+    assert "events[0]: expected a list of 19 values" in parked[0].error

@@ -12,8 +12,8 @@ def load(folder, stores=("main",)):
 
 
 def test_shipped_templates_load_and_skip_the_example(registry):
-    assert registry.names() == ["customer", "mst_logger"]
-    assert registry.by_store() == {"main": ["customer"], "logs": ["mst_logger"]}
+    assert registry.names() == ["customer", "mst_logger", "mst_logger_in"]
+    assert registry.by_store() == {"main": ["customer"], "logs": ["mst_logger_in", "mst_logger"]}
 
 
 def test_example_template_is_valid_without_its_example_flag(repo_root, tmp_path):
