@@ -165,6 +165,8 @@ def config_check() -> None:
             f"ops {', '.join(bcfg.ops)}; templates: {served}"
         )
     print(f"templates: {', '.join(registry.names())}")
+    rels = [f"{r.parent}.{r.include} → {r.child}" for r in registry.relations.values()]
+    print(f"relations: {', '.join(sorted(rels)) or 'none'}")
 
 
 def _main() -> None:  # pragma: no cover - `python -m beds_actors.cli.main`

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from beds_actors.adapters.factory import supported_kinds, supports
 from beds_actors.config import BedsConfig, ConfigError
-from beds_actors.registry.models import Registry
+from beds_actors.registry.snapshot import Registry
 
 
 def check_against_config(cfg: BedsConfig, registry: Registry) -> None:

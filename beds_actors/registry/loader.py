@@ -9,7 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from beds_actors.registry.models import GUID, Registry, Template
+from beds_actors.registry.models import GUID, Template
+from beds_actors.registry.relations import Relation, relation_problems
+from beds_actors.registry.snapshot import Registry
 
 
 class TemplateError(Exception):
@@ -23,9 +25,17 @@ def load_registry(directory: str | Path, stores: Iterable[str] | None = None) ->
         raise TemplateError(f"templates directory not found: {root} (config key templates_dir)")
     problems: list[str] = []
     templates: dict[str, Template] = {}
+    relations: dict[str, Relation] = {}
     known_stores = set(stores) if stores is not None else None
     for path in sorted(root.glob("*.toml")):
         tpl = _load_one(path, problems)
+        if isinstance(tpl, Relation):
+            if tpl.name in relations:
+                problems.append(
+                    f"{path}: name = {tpl.name!r} is already used by {relations[tpl.name].source}"
+                )
+            relations.setdefault(tpl.name, tpl)
+            continue
         if tpl is None:
             continue
         if tpl.name in templates:
@@ -40,14 +50,15 @@ def load_registry(directory: str | Path, stores: Iterable[str] | None = None) ->
             )
             continue
         templates[tpl.name] = tpl
+    problems += relation_problems(relations.values(), templates)
     if problems:
         raise TemplateError(
             f"invalid templates ({len(problems)} problem(s)):\n  - " + "\n  - ".join(problems)
         )
-    return Registry(templates=templates)
+    return Registry(templates=templates, relations=relations)
 
 
-def _load_one(path: Path, problems: list[str]) -> Template | None:
+def _load_one(path: Path, problems: list[str]) -> Template | Relation | None:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -56,6 +67,8 @@ def _load_one(path: Path, problems: list[str]) -> Template | None:
     if raw.get("example") is True:
         return None  # the self-documenting example template is documentation, not a domain
     try:
+        if raw.get("kind") == "rel":  # a REL template: how two REC templates relate
+            return Relation.model_validate({**raw, "source": str(path)})
         return Template.model_validate(_with_defaults(raw, path))
     except ValidationError as exc:
         for err in exc.errors():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -145,24 +145,3 @@ class Template(_Strict):
     def writable_fields(self) -> Iterator[Field]:
         """Fields a client may set on create/update."""
         return (f for f in self.fields.values() if f.writable)
-
-
-class Registry(_Strict):
-    """Immutable runtime snapshot of every loaded template, keyed by template name."""
-
-    templates: dict[str, Template]
-
-    def get(self, name: str) -> Template | None:
-        """The template called `name`, or None."""
-        return self.templates.get(name)
-
-    def names(self) -> list[str]:
-        """Sorted template names."""
-        return sorted(self.templates)
-
-    def by_store(self) -> Mapping[str, list[str]]:
-        """Template names grouped by the store they live in."""
-        out: dict[str, list[str]] = {}
-        for tpl in self.templates.values():
-            out.setdefault(tpl.store, []).append(tpl.name)
-        return out

@@ -281,6 +281,7 @@ def test_config_check_prints_the_summary_and_no_secret(tmp_path: Path) -> None:
         "broker appServer.wBroker: 1 x, ops create, update, delete; templates: customer",
         "broker segundo.whBroker: 1 x, ops create, fetch, update, delete; templates: none",
         f"templates: audit{run_id}, customer",
+        "relations: none",
     ]
     assert done.stderr == ""
     for secret in secrets:

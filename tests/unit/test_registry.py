@@ -12,8 +12,12 @@ def load(folder, stores=("main",)):
 
 
 def test_shipped_templates_load_and_skip_the_example(registry):
-    assert registry.names() == ["customer", "mst_logger", "mst_logger_in"]
-    assert registry.by_store() == {"main": ["customer"], "logs": ["mst_logger_in", "mst_logger"]}
+    assert registry.names() == ["customer", "mst_logger", "mst_logger_in", "order", "order_line"]
+    assert registry.by_store() == {
+        "main": ["customer", "order_line", "order"],
+        "logs": ["mst_logger_in", "mst_logger"],
+    }
+    assert sorted(registry.relations) == ["customer_orders", "order_lines"]
 
 
 def test_example_template_is_valid_without_its_example_flag(repo_root, tmp_path):
