@@ -53,6 +53,7 @@ def _json_arg(value: str | None, option: str) -> dict[str, Any] | None:
 def up() -> None:
     """Run the IPL and stay resident until SIGINT/SIGTERM, then shut down cleanly."""
     from beds_actors.ipl import IplError, ipl
+    from beds_actors.ipl.ray_runtime import dashboard_hint
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -67,6 +68,9 @@ def up() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         err.print("[green]BEDS ready[/green] — Ctrl-C (or `beds shutdown`) to stop")
+        hint = dashboard_hint()
+        if hint:
+            err.print(hint, markup=False, highlight=False)
         stopper = asyncio.ensure_future(system.shutdown_requested.wait())
         await asyncio.wait(
             [asyncio.ensure_future(stop.wait()), stopper], return_when=asyncio.FIRST_COMPLETED

@@ -63,7 +63,10 @@ class AmqpConfig(_Strict):
 class RayConfig(_Strict):
     address: str = Field(default="", description="empty: start a local Ray; else a cluster address")
     namespace: str = "beds"
-    include_dashboard: bool = False
+    include_dashboard: bool = Field(
+        default=False,
+        description="local Ray only: start the dashboard on 127.0.0.1 (`beds up` prints its URL)",
+    )
     actor_start_timeout_s: float = Field(default=60.0, gt=0)
     supervise_interval_s: float = Field(
         default=1.0, gt=0, description="how often the supervisor checks every broker actor"

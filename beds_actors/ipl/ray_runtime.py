@@ -11,6 +11,8 @@ from beds_actors.ipl.placement import ROLE_LABEL, carries, node_labels
 
 # Ray's defaults that would send traffic off this machine or to the outward address.
 _LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+# The dashboard (and its job/state API) runs code for whoever reaches it: loopback only.
+DASHBOARD_HOST = "127.0.0.1"
 
 
 class RayUnavailable(Exception):
@@ -34,6 +36,7 @@ def start_ray(cfg: BedsConfig) -> bool:
                 address="local",
                 namespace=cfg.ray.namespace,
                 include_dashboard=cfg.ray.include_dashboard,
+                dashboard_host=DASHBOARD_HOST,
                 labels=node_labels(cfg.node.roles),
                 log_to_driver=True,
                 configure_logging=False,
@@ -44,6 +47,43 @@ def start_ray(cfg: BedsConfig) -> bool:
             f"cannot start or join Ray ({where}): {exc} — check ray.address"
         ) from None
     return True
+
+
+def dashboard_url() -> str | None:
+    """http://host:port of the connected cluster's dashboard, or None when it runs none.
+
+    Ray 2.60 deprecates `ray.get_dashboard_url()` in favour of ray.init()'s
+    address_info["webui_url"]; the driver's node object holds the same address_info, so
+    this also works after `start_ray` returned (and when joining a cluster).
+    """
+    if not ray.is_initialized():
+        return None
+    node = ray._private.worker.global_worker.node
+    url = node.address_info.get("webui_url") if node is not None else None
+    if not url:
+        return None
+    return url if "://" in url else f"http://{url}"
+
+
+def dashboard_hint() -> str | None:
+    """One line for `beds up`: where the dashboard is and how to get past its token check."""
+    url = dashboard_url()
+    if url is None:
+        return None
+    from ray._private.authentication.authentication_utils import is_token_auth_enabled
+
+    if not is_token_auth_enabled():
+        return f"Ray dashboard: {url} (no token auth)"
+    # Ray's token lookup order: RAY_AUTH_TOKEN, then RAY_AUTH_TOKEN_PATH, then this file.
+    where = (
+        "$RAY_AUTH_TOKEN"
+        if os.environ.get("RAY_AUTH_TOKEN")
+        else os.environ.get("RAY_AUTH_TOKEN_PATH") or "~/.ray/auth_token"
+    )
+    return (
+        f"Ray dashboard: {url} — token auth: paste the token from `ray get-auth-token` "
+        f"(read from {where}); API clients send `Authorization: Bearer <token>`"
+    )
 
 
 def keep_local_node_on_loopback() -> None:
