@@ -74,6 +74,7 @@ def _load_one(path: Path, problems: list[str]) -> Template | Relation | None:
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"]) or "(top level)"
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            msg = msg.removeprefix("Value error, ")  # pydantic's prefix says nothing to a reader
             problems.append(f"{path}: {key}: {msg}")
         return None
 
