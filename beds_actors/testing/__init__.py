@@ -4,7 +4,7 @@ BEDS's own suite uses them; so can a team testing its services against BEDS. Not
 mocks RabbitMQ or a database: every helper talks to the real services.
 """
 
-from beds_actors.testing.database import count_rows, running_calls
+from beds_actors.testing.database import connection, count_rows, running_calls
 from beds_actors.testing.isolation import isolated_overrides
 from beds_actors.testing.load import gather_replies, statuses, steady_load
 from beds_actors.testing.network import outside_loopback
@@ -15,6 +15,7 @@ from beds_actors.testing.waiting import wait_until
 __all__ = [
     "QueueState",
     "ReplyTap",
+    "connection",
     "count_rows",
     "dlq_depths",
     "gather_replies",

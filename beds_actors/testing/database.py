@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiomysql
@@ -10,7 +11,9 @@ import aiomysql
 from beds_actors.config import DbEndpoint
 
 
-async def _query(ep: DbEndpoint, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+@asynccontextmanager
+async def connection(ep: DbEndpoint) -> AsyncIterator[aiomysql.Connection]:
+    """A direct connection to `ep`'s database (autocommit), as a DBA or a verifier uses it."""
     conn = await aiomysql.connect(
         host=ep.host,
         port=ep.port,
@@ -21,11 +24,15 @@ async def _query(ep: DbEndpoint, sql: str, args: Sequence[Any] = ()) -> list[tup
         connect_timeout=5,
     )
     try:
-        async with conn.cursor() as cur:
-            await cur.execute(sql, args)
-            return list(await cur.fetchall())
+        yield conn
     finally:
         conn.close()
+
+
+async def _query(ep: DbEndpoint, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    async with connection(ep) as conn, conn.cursor() as cur:
+        await cur.execute(sql, args)
+        return list(await cur.fetchall())
 
 
 async def running_calls(ep: DbEndpoint, needle: str) -> int:

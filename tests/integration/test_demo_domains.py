@@ -9,6 +9,7 @@ import pytest
 from beds_actors.client import BedsClient
 from beds_actors.config import BedsConfig
 from beds_actors.ipl import System
+from beds_actors.testing import connection
 from tests.conftest import run_id
 
 pytestmark = pytest.mark.integration
@@ -22,15 +23,9 @@ async def ok(reply: dict) -> dict:
 async def by_keys(cfg: BedsConfig, procedure: str, keys: list[str]) -> list[dict]:
     """CALL a REL template's by_keys procedure as the adapter will: one JSON array of keys."""
     ep = cfg.stores["main"].master
-    conn = await aiomysql.connect(
-        host=ep.host, port=ep.port, user=ep.user, password=ep.password, db=ep.database
-    )
-    try:
-        async with conn.cursor(aiomysql.DictCursor) as cur:
-            await cur.execute(f"CALL `{procedure}`(%s)", (orjson.dumps(keys).decode(),))
-            return list(await cur.fetchall())
-    finally:
-        conn.close()
+    async with connection(ep) as conn, conn.cursor(aiomysql.DictCursor) as cur:
+        await cur.execute(f"CALL `{procedure}`(%s)", (orjson.dumps(keys).decode(),))
+        return list(await cur.fetchall())
 
 
 async def test_a_customer_with_orders_and_lines_through_beds(

@@ -20,6 +20,7 @@ from beds_actors.admin.auth import hash_token
 from beds_actors.testing import (
     QueueState,
     ReplyTap,
+    connection,
     count_rows,
     isolated_overrides,
     queue_states,
@@ -161,19 +162,13 @@ async def test_stop_under_load_answers_or_keeps_every_request_and_leaves_nothing
 async def assert_one_ipl_record_without_secrets(node: str, secrets: list[str]) -> None:
     """The start of `node` wrote exactly one IPL record: its steps, and no secret anywhere."""
     logs = CONFIG.stores["logs"].master
-    conn = await aiomysql.connect(
-        host=logs.host, port=logs.port, user=logs.user, password=logs.password, db=logs.database
-    )
-    try:
-        async with conn.cursor(aiomysql.DictCursor) as cur:
-            await cur.execute(
-                "SELECT * FROM v_mst_logger WHERE lgr_node = %s AND lgr_kind = 'ipl'", (node,)
-            )
-            records = list(await cur.fetchall())
-            await cur.execute("SELECT * FROM v_mst_logger WHERE lgr_node = %s", (node,))
-            everything = orjson.dumps(list(await cur.fetchall()), default=str).decode()
-    finally:
-        conn.close()
+    async with connection(logs) as conn, conn.cursor(aiomysql.DictCursor) as cur:
+        await cur.execute(
+            "SELECT * FROM v_mst_logger WHERE lgr_node = %s AND lgr_kind = 'ipl'", (node,)
+        )
+        records = list(await cur.fetchall())
+        await cur.execute("SELECT * FROM v_mst_logger WHERE lgr_node = %s", (node,))
+        everything = orjson.dumps(list(await cur.fetchall()), default=str).decode()
     assert len(records) == 1, records
     detail = orjson.loads(records[0]["lgr_detail"])
     steps = ["config", "logging", "preflight", "amqp", "registry", "ray", "actors"]

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiomysql
 import orjson
 import pytest
 
@@ -18,7 +17,7 @@ from beds_actors.events.chain import build, fetch_chain, render, walk
 from beds_actors.events.ids import root_of
 from beds_actors.events.model import EVENTS_TYPE, encode
 from beds_actors.ipl import System
-from beds_actors.testing import ReplyTap, count_rows, isolated_overrides, wait_until
+from beds_actors.testing import ReplyTap, connection, count_rows, isolated_overrides, wait_until
 from tests.conftest import beds_cli, load_test_config, run_id, running_beds
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
@@ -216,20 +215,14 @@ async def test_the_admin_role_purges_events_older_than_the_retention(
     logs = CFG.stores["logs"].master
     old, fresh = f"old-{run_id()}", await client.call("customer", "create", {"name": "kept"})
     await chain(client, fresh["event_id"], served())
-    conn = await aiomysql.connect(
-        host=logs.host, port=logs.port, user=logs.user, password=logs.password, db=logs.database
-    )
-    try:  # as the DBA would: an event from long ago
-        async with conn.cursor() as cur:
-            aged = {
-                "guid": uuid.uuid4().hex, "event_id": old, "root": old, "kind": "system",
-                "node": "test", "op": "aged", "status": "ok",
-                "started": "2020-01-01 00:00:00.000000", "ended": "2020-01-01 00:00:00.000001",
-            }  # fmt: skip
-            await cur.execute("CALL sp_mst_logger_write_many(%s)", (orjson.dumps([aged]).decode(),))
-        await conn.commit()
-    finally:
-        conn.close()
+    # as the DBA would: an event from long ago
+    async with connection(logs) as conn, conn.cursor() as cur:
+        aged = {
+            "guid": uuid.uuid4().hex, "event_id": old, "root": old, "kind": "system",
+            "node": "test", "op": "aged", "status": "ok",
+            "started": "2020-01-01 00:00:00.000000", "ended": "2020-01-01 00:00:00.000001",
+        }  # fmt: skip
+        await cur.execute("CALL sp_mst_logger_write_many(%s)", (orjson.dumps([aged]).decode(),))
     await wait_until(
         lambda: _equals(count_rows(logs, "v_mst_logger", "lgr_root", [old]), [0]),
         timeout_s=30,

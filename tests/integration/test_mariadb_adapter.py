@@ -14,7 +14,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-import aiomysql
 import pytest
 
 from beds_actors.adapters.base import run_batch
@@ -23,6 +22,7 @@ from beds_actors.config import BedsConfig, DbEndpoint, StoreConfig
 from beds_actors.core.errors import BedsError, ErrorCode
 from beds_actors.core.namaste import Call, Outcome
 from beds_actors.registry import Registry, load_registry
+from beds_actors.testing import connection
 from tests.conftest import apply_test_schema, load_test_config
 
 pytestmark = pytest.mark.integration
@@ -96,21 +96,10 @@ async def sql(ep: DbEndpoint, *statements: str, args: Sequence[Any] = ()) -> lis
 
     Returns the rows of the last statement.
     """
-    conn = await aiomysql.connect(
-        host=ep.host,
-        port=ep.port,
-        user=ep.user,
-        password=ep.password,
-        db=ep.database,
-        autocommit=True,
-    )
-    try:
-        async with conn.cursor() as cur:
-            for statement in statements:
-                await cur.execute(statement, args or None)
-            return list(await cur.fetchall())
-    finally:
-        conn.close()
+    async with connection(ep) as conn, conn.cursor() as cur:
+        for statement in statements:
+            await cur.execute(statement, args or None)
+        return list(await cur.fetchall())
 
 
 async def stored(ep: DbEndpoint, guid: str) -> list[tuple[Any, ...]]:
